@@ -1,0 +1,21 @@
+// Each subcommand registers its flags and sets the action to run after parsing.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace filterscope::cli {
+
+struct Commands {
+  std::function<void()> action = [] {};
+};
+
+void register_train(CLI::App& app, Commands& commands);
+void register_cluster(CLI::App& app, Commands& commands);
+void register_docs(CLI::App& app, Commands& commands);
+
+}  // namespace filterscope::cli
+
+namespace filterscope::cli {
+/// The Markdown of docs/options.md.
+std::string options_markdown();
+}  // namespace filterscope::cli

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every dependency of filterscope by Debian package name, skipping what is already there.
+# Safe to run again: it only calls apt-get when a package is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev               # LibTorch 1.13 (CPU), found by find_package(Torch)
+  libopenblas0-openmp        # fast BLAS/LAPACK behind LibTorch and numpy (the default is the reference BLAS)
+  libgtest-dev libgmock-dev  # tests
+  libbenchmark-dev           # bench/
+  nlohmann-json3-dev         # JSON reading and writing
+  libcli11-dev               # command-line parsing
+  zlib1g-dev                 # gzipped IDX files
+  libstb-dev                 # PNG/JPEG decoding for image folders, PNG encoding for reports
+  dataset-fashion-mnist      # the default dataset (/usr/share/datasets/fashion-mnist)
+  python3 python3-numpy python3-torch python3-torchvision python3-sklearn  # reference side
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+else
+  echo "setup: all dependencies present" >&2
+fi

@@ -1,0 +1,50 @@
+#include "filterscope/core/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <malloc.h>
+
+#include <thread>
+
+#include "filterscope/core/error.h"
+
+namespace filterscope {
+
+int configure_threads(int64_t threads) {
+  FS_CHECK(threads >= 0, "--threads must be >= 0 (0 = all cores), got ", threads);
+  int n = static_cast<int>(threads);
+  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (at::get_num_threads() != n) at::set_num_threads(n);
+  return at::get_num_threads();
+}
+
+void tune_allocator() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 256 << 20);
+    return true;
+  }();
+  (void)done;
+}
+
+c10::Device parse_device(const std::string& name) {
+  FS_CHECK(name == "cpu" || name.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got \"",
+           name, "\"");
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(name);
+  } catch (const std::exception&) {
+    throw Error(detail::concat("--device: cannot parse \"", name, "\""));
+  }
+  if (device.is_cuda()) {
+    FS_CHECK(torch::cuda::is_available(), "--device ", name,
+             ": this LibTorch has no CUDA or no GPU is visible");
+    FS_CHECK(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()),
+             "--device ", name, ": only ", torch::cuda::device_count(), " GPU(s) visible");
+  }
+  return device;
+}
+
+}  // namespace filterscope

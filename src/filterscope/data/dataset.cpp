@@ -1,0 +1,267 @@
+#include "filterscope/data/dataset.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "filterscope/core/error.h"
+
+namespace filterscope {
+
+namespace fs = std::filesystem;
+
+const ParamTable<DataOptions>& DataOptions::params() {
+  static const ParamTable<DataOptions> table = {
+      {"dataset", &DataOptions::dataset, "dataset to read", {},
+       {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder", "synthetic"}},
+      {"data-dir", &DataOptions::data_dir,
+       "folder holding the dataset's files (IDX, CIFAR binary, or class sub-folders); empty = "
+       "/usr/share/datasets/fashion-mnist for fashion-mnist"},
+      {"synthetic-size", &DataOptions::synthetic_size,
+       "synthetic dataset only: samples generated, train and test together", Bounds::closed(20, 1e7)},
+      {"synthetic-seed", &DataOptions::synthetic_seed, "synthetic dataset only: generator seed",
+       Bounds::at_least(0)},
+  };
+  return table;
+}
+
+const ParamTable<SplitOptions>& SplitOptions::params() {
+  static const ParamTable<SplitOptions> table = {
+      {"train-size", &SplitOptions::train_size,
+       "training samples, a seeded subset of the train split; 0 = all", Bounds::at_least(0)},
+      {"val-size", &SplitOptions::val_size,
+       "validation samples, a seeded subset of the test split (held out of train when the dataset "
+       "has no test split); 0 = all available",
+       Bounds::at_least(0)},
+      {"split-seed", &SplitOptions::split_seed, "seed of the train and validation subset draws",
+       Bounds::at_least(0)},
+  };
+  return table;
+}
+
+namespace {
+
+at::Generator seeded_generator(int64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+}
+
+std::vector<std::string> known_class_names(const std::string& dataset) {
+  if (dataset == "fashion-mnist")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  if (dataset == "cifar10")
+    return {"airplane", "automobile", "bird", "cat", "deer",
+            "dog",      "frog",       "horse", "ship", "truck"};
+  return {};
+}
+
+fs::path find_idx_file(const fs::path& dir, const std::string& stem) {
+  for (const char* suffix : {"", ".gz"}) {
+    const fs::path candidate = dir / (stem + suffix);
+    if (fs::exists(candidate)) return candidate;
+  }
+  throw Error(detail::concat(dir.string(), ": missing ", stem, " (or ", stem, ".gz)"));
+}
+
+std::vector<fs::path> existing(const fs::path& dir, const std::vector<std::string>& names) {
+  std::vector<fs::path> out;
+  for (const auto& n : names)
+    if (fs::exists(dir / n)) out.push_back(dir / n);
+  return out;
+}
+
+}  // namespace
+
+Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name) {
+  FS_CHECK(size > 0, "--synthetic-size must be > 0, got ", size);
+  const int64_t side = 28;
+  const int64_t classes = 10;
+  at::Generator gen = seeded_generator(seed);
+  at::Tensor labels = at::randint(classes, {size}, gen, at::kLong);
+  // Each class is a bar through a class-specific point at a class-specific angle; shifts,
+  // thickness and noise vary per sample so that the task is learnable but not trivial.
+  at::Tensor angle = labels.to(at::kDouble) * (M_PI / classes) +
+                     at::randn({size}, gen, at::kDouble) * 0.12;
+  at::Tensor cx = 13.5 + (labels.remainder(3).to(at::kDouble) - 1) * 4 +
+                  at::randn({size}, gen, at::kDouble) * 1.5;
+  at::Tensor cy = 13.5 + (labels.remainder(4).to(at::kDouble) - 1.5) * 3 +
+                  at::randn({size}, gen, at::kDouble) * 1.5;
+  at::Tensor width = 1.2 + at::rand({size}, gen, at::kDouble) * 1.3;
+  at::Tensor grid = at::arange(side, at::kDouble);
+  at::Tensor ys = grid.view({1, side, 1});
+  at::Tensor xs = grid.view({1, 1, side});
+  // Distance of each pixel from the bar's line.
+  at::Tensor dist = ((xs - cx.view({-1, 1, 1})) * at::sin(angle).view({-1, 1, 1}) -
+                     (ys - cy.view({-1, 1, 1})) * at::cos(angle).view({-1, 1, 1}))
+                        .abs();
+  at::Tensor bar = at::exp(-(dist / width.view({-1, 1, 1})).pow(2));
+  at::Tensor noise = at::randn({size, side, side}, gen, at::kDouble) * 0.25;
+  at::Tensor pixels = ((bar * 0.9 + noise).clamp(0, 1) * 255).round().to(at::kByte);
+  Dataset data;
+  data.name = name;
+  data.images = pixels.unsqueeze(1).contiguous();
+  data.labels = labels;
+  data.indices = at::arange(size, at::kLong);
+  data.num_classes = classes;
+  for (int64_t c = 0; c < classes; ++c) data.class_names.push_back("bar-" + std::to_string(c));
+  return data;
+}
+
+DatasetSplits load_dataset(const DataOptions& options) {
+  validate_params(options, DataOptions::params());
+  DatasetSplits splits;
+  const std::string& name = options.dataset;
+  if (name == "synthetic") {
+    Dataset all = make_synthetic(options.synthetic_size, options.synthetic_seed);
+    // A fixed sixth of the samples is the test split.
+    const int64_t n_test = std::max<int64_t>(1, options.synthetic_size / 6);
+    const int64_t n_train = options.synthetic_size - n_test;
+    splits.train = subset(all, at::arange(n_train, at::kLong), "synthetic/train");
+    splits.test = subset(all, at::arange(n_train, options.synthetic_size, at::kLong), "synthetic/test");
+    splits.train.indices = at::arange(n_train, at::kLong);
+    splits.test.indices = at::arange(n_test, at::kLong);
+    return splits;
+  }
+  fs::path dir = options.data_dir;
+  if (dir.empty()) {
+    FS_CHECK(name == "fashion-mnist", "--data-dir is required for --dataset ", name);
+    dir = kFashionMnistDir;
+    FS_CHECK(fs::is_directory(dir), dir.string(),
+             ": not found; install Debian's dataset-fashion-mnist (scripts/setup.sh does) or pass "
+             "--data-dir");
+  }
+  FS_CHECK(fs::is_directory(dir), "--data-dir ", dir.string(), ": not a folder");
+  if (name == "fashion-mnist" || name == "mnist") {
+    splits.train = read_idx(find_idx_file(dir, "train-images-idx3-ubyte"),
+                            find_idx_file(dir, "train-labels-idx1-ubyte"), name + "/train");
+    splits.test = read_idx(find_idx_file(dir, "t10k-images-idx3-ubyte"),
+                           find_idx_file(dir, "t10k-labels-idx1-ubyte"), name + "/test");
+  } else if (name == "cifar10") {
+    auto train_files = existing(dir, {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                      "data_batch_4.bin", "data_batch_5.bin"});
+    FS_CHECK(!train_files.empty(), dir.string(), ": no CIFAR-10 data_batch_N.bin files");
+    splits.train = read_cifar_binary(train_files, false, name + "/train");
+    auto test_files = existing(dir, {"test_batch.bin"});
+    if (!test_files.empty()) splits.test = read_cifar_binary(test_files, false, name + "/test");
+  } else if (name == "cifar100") {
+    auto train_files = existing(dir, {"train.bin"});
+    FS_CHECK(!train_files.empty(), dir.string(), ": no CIFAR-100 train.bin");
+    splits.train = read_cifar_binary(train_files, true, name + "/train");
+    auto test_files = existing(dir, {"test.bin"});
+    if (!test_files.empty()) splits.test = read_cifar_binary(test_files, true, name + "/test");
+  } else if (name == "folder") {
+    // Either train/ and test/ sub-folders (each with class folders) or class folders directly.
+    if (fs::is_directory(dir / "train")) {
+      splits.train = read_image_folder(dir / "train", "folder/train");
+      if (fs::is_directory(dir / "test")) {
+        splits.test = read_image_folder(dir / "test", "folder/test");
+        FS_CHECK(splits.test.class_names == splits.train.class_names, (dir / "test").string(),
+                 ": class folders differ from those of ", (dir / "train").string());
+      }
+    } else {
+      splits.train = read_image_folder(dir, "folder/train");
+    }
+  } else {
+    throw Error(detail::concat("--dataset: unknown dataset \"", name, "\""));
+  }
+  const auto names = known_class_names(name);
+  if (!names.empty()) {
+    splits.train.class_names = names;
+    if (splits.test.size() > 0) splits.test.class_names = names;
+  }
+  return splits;
+}
+
+Dataset subset(const Dataset& data, const at::Tensor& positions, const std::string& name) {
+  Dataset out;
+  out.name = name;
+  out.images = data.images.index_select(0, positions).contiguous();
+  out.labels = data.labels.index_select(0, positions).contiguous();
+  out.indices = data.indices.index_select(0, positions).contiguous();
+  out.num_classes = data.num_classes;
+  out.class_names = data.class_names;
+  return out;
+}
+
+at::Tensor choose_positions(int64_t n, int64_t count, int64_t seed) {
+  if (count == 0 || count == n) return at::arange(n, at::kLong);
+  at::Generator gen = seeded_generator(seed);
+  return std::get<0>(at::randperm(n, gen, at::kLong).narrow(0, 0, count).sort());
+}
+
+RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options) {
+  validate_params(options, SplitOptions::params());
+  const Dataset& source = splits.train;
+  RunData out;
+  if (splits.test.size() > 0) {
+    FS_CHECK(options.train_size <= source.size(), "--train-size ", options.train_size,
+             " exceeds the ", source.size(), " samples of ", source.name);
+    FS_CHECK(options.val_size <= splits.test.size(), "--val-size ", options.val_size,
+             " exceeds the ", splits.test.size(), " samples of ", splits.test.name);
+    out.train = subset(source, choose_positions(source.size(), options.train_size, options.split_seed),
+                       source.name);
+    out.val = subset(splits.test,
+                     choose_positions(splits.test.size(), options.val_size, options.split_seed + 1),
+                     splits.test.name);
+  } else {
+    // No test split: validation samples are held out of train first, so changing --train-size
+    // never moves a sample between the two sets.
+    const int64_t n = source.size();
+    const int64_t val = options.val_size == 0 ? n / 5 : options.val_size;
+    FS_CHECK(val < n, "--val-size ", val, " leaves no training samples out of the ", n, " of ",
+             source.name);
+    const int64_t train = options.train_size == 0 ? n - val : options.train_size;
+    FS_CHECK(train + val <= n, "--train-size ", train, " plus --val-size ", val, " exceed the ", n,
+             " samples of ", source.name);
+    at::Generator gen = seeded_generator(options.split_seed);
+    at::Tensor perm = at::randperm(n, gen, at::kLong);
+    out.val = subset(source, std::get<0>(perm.narrow(0, 0, val).sort()), source.name + ":val");
+    out.train = subset(source, std::get<0>(perm.narrow(0, val, train).sort()), source.name);
+  }
+  return out;
+}
+
+nlohmann::json InputTransform::to_json() const {
+  return {{"mean", mean}, {"std", std}, {"resize", resize}};
+}
+
+InputTransform InputTransform::from_json(const nlohmann::json& json) {
+  InputTransform t;
+  t.mean = json.at("mean").get<std::vector<double>>();
+  t.std = json.at("std").get<std::vector<double>>();
+  t.resize = json.at("resize").get<int64_t>();
+  return t;
+}
+
+InputTransform fit_normalisation(const Dataset& data, int64_t resize) {
+  FS_CHECK(data.size() > 0, data.name, ": cannot normalise an empty dataset");
+  at::Tensor pixels = data.images.to(at::kDouble).div_(255.0);
+  InputTransform t;
+  t.resize = resize;
+  for (int64_t c = 0; c < data.channels(); ++c) {
+    at::Tensor channel = pixels.select(1, c);
+    t.mean.push_back(channel.mean().item<double>());
+    // A constant channel would divide by zero: it is left unscaled.
+    const double sd = channel.std().item<double>();
+    t.std.push_back(sd > 1e-8 ? sd : 1.0);
+  }
+  return t;
+}
+
+at::Tensor make_input(const Dataset& data, const InputTransform& transform,
+                      const at::Tensor& positions) {
+  at::Tensor images = positions.defined() ? data.images.index_select(0, positions) : data.images;
+  const int64_t channels = images.size(1);
+  FS_ASSERT(static_cast<int64_t>(transform.mean.size()) == channels, "normalisation has ",
+            transform.mean.size(), " channels, images have ", channels);
+  at::Tensor mean = at::tensor(transform.mean, at::kFloat).view({1, channels, 1, 1});
+  at::Tensor std = at::tensor(transform.std, at::kFloat).view({1, channels, 1, 1});
+  at::Tensor x = images.to(at::kFloat).div_(255.0f).sub_(mean).div_(std);
+  if (transform.resize > 0 && (x.size(2) != transform.resize || x.size(3) != transform.resize)) {
+    x = at::upsample_bicubic2d(x, {transform.resize, transform.resize}, /*align_corners=*/false);
+  }
+  return x.contiguous();
+}
+
+}  // namespace filterscope

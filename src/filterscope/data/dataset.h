@@ -1,0 +1,108 @@
+// Datasets: images kept as the 8-bit pixels they were stored as, with the index of every sample in
+// its source so that later stages (outlier samples, label noise) can name the images.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "filterscope/core/params.h"
+
+namespace filterscope {
+
+/// One split of a dataset.
+struct Dataset {
+  std::string name;                      ///< e.g. "fashion-mnist/train"
+  at::Tensor images;                     ///< [N, C, H, W] uint8, CPU
+  at::Tensor labels;                     ///< [N] int64, in [0, num_classes)
+  at::Tensor indices;                    ///< [N] int64: position of each sample in its source split
+  int64_t num_classes = 0;
+  std::vector<std::string> class_names;  ///< num_classes entries
+
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  int64_t channels() const { return images.size(1); }
+  int64_t height() const { return images.size(2); }
+  int64_t width() const { return images.size(3); }
+};
+
+/// The splits a source provides. `test` is undefined (size 0) when the source has none.
+struct DatasetSplits {
+  Dataset train;
+  Dataset test;
+};
+
+/// Where to read a dataset from.
+struct DataOptions {
+  std::string dataset = "fashion-mnist";  ///< fashion-mnist, mnist, cifar10, cifar100, folder, synthetic
+  std::string data_dir = "";              ///< folder of the files; "" = the Debian package's for fashion-mnist
+  int64_t synthetic_size = 3000;          ///< synthetic only: samples generated (train + test)
+  int64_t synthetic_seed = 7;             ///< synthetic only: seed of the generator
+
+  static const ParamTable<DataOptions>& params();
+};
+
+/// How a run draws its training and validation sets.
+struct SplitOptions {
+  int64_t train_size = 0;  ///< training samples drawn (seeded) from the train split; 0 = all
+  int64_t val_size = 2000;  ///< validation samples: from the test split when there is one, else held out of train; 0 = all available
+  int64_t split_seed = 0;   ///< seed of the subset draws
+
+  static const ParamTable<SplitOptions>& params();
+};
+
+/// The default folder of Debian's dataset-fashion-mnist package.
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+/// Reads an IDX image file and its label file (MNIST layout; gzipped or not).
+Dataset read_idx(const std::filesystem::path& images_file, const std::filesystem::path& labels_file,
+                 const std::string& name, int64_t num_classes = 10);
+
+/// Reads CIFAR-10 (`fine_labels` ignored) or CIFAR-100 binary files and concatenates them.
+/// CIFAR-100 records carry a coarse and a fine label; the fine one (100 classes) is used.
+Dataset read_cifar_binary(const std::vector<std::filesystem::path>& files, bool cifar100,
+                          const std::string& name);
+
+/// Reads a folder with one sub-folder per class of PNG/JPEG images (sorted by name). All images
+/// must have one size; they are read as grayscale if all are, else as RGB.
+Dataset read_image_folder(const std::filesystem::path& dir, const std::string& name);
+
+/// A seeded synthetic dataset of 28x28 grayscale images in 10 classes: each class is a bright bar
+/// at its own position and angle plus noise, so a small CNN can learn (and overfit) it.
+Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name = "synthetic");
+
+/// Loads the named dataset's splits.
+DatasetSplits load_dataset(const DataOptions& options);
+
+/// The samples at `positions` (int64 [M] into the dataset), indices and labels carried along.
+Dataset subset(const Dataset& data, const at::Tensor& positions, const std::string& name);
+
+/// A seeded choice of `count` positions out of `n` (sorted), or all when count == 0.
+at::Tensor choose_positions(int64_t n, int64_t count, int64_t seed);
+
+/// The training and validation sets of a run.
+struct RunData {
+  Dataset train;
+  Dataset val;
+};
+RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options);
+
+/// Per-channel normalisation and an optional resize, applied when images become network input.
+struct InputTransform {
+  std::vector<double> mean;  ///< per channel, on the [0, 1] pixel scale
+  std::vector<double> std;   ///< per channel, > 0
+  int64_t resize = 0;        ///< side of the square input the network needs; 0 = keep the size
+
+  nlohmann::json to_json() const;
+  static InputTransform from_json(const nlohmann::json& json);
+};
+
+/// Mean and standard deviation per channel of a dataset's pixels.
+InputTransform fit_normalisation(const Dataset& data, int64_t resize = 0);
+
+/// float32 [M, C, H', W'] network input for the samples at `positions` (all when undefined).
+at::Tensor make_input(const Dataset& data, const InputTransform& transform,
+                      const at::Tensor& positions = {});
+
+}  // namespace filterscope

@@ -1,0 +1,138 @@
+#include "filterscope/train/checkpoint.h"
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdio>
+#include <regex>
+
+#include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
+
+namespace filterscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+const char* kFormat = "filterscope-checkpoint-1";
+
+nlohmann::json info_to_json(const CheckpointInfo& info) {
+  return {{"format", kFormat},           {"epoch", info.epoch},
+          {"network", info.network},     {"in_channels", info.in_channels},
+          {"num_classes", info.num_classes}, {"input_size", info.input_size},
+          {"settings", info.settings}};
+}
+
+CheckpointInfo read_info(torch::serialize::InputArchive& archive, const fs::path& path) {
+  c10::IValue meta;
+  FS_CHECK(archive.try_read("filterscope", meta) && meta.isString(), path.string(),
+           ": not a filterscope checkpoint (no metadata)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(meta.toStringRef());
+  } catch (const std::exception&) {
+    throw Error(detail::concat(path.string(), ": corrupt checkpoint metadata"));
+  }
+  FS_CHECK(json.value("format", "") == kFormat, path.string(), ": unsupported checkpoint format \"",
+           json.value("format", ""), "\"");
+  CheckpointInfo info;
+  info.epoch = json.at("epoch").get<int64_t>();
+  info.network = json.at("network").get<std::string>();
+  info.in_channels = json.at("in_channels").get<int64_t>();
+  info.num_classes = json.at("num_classes").get<int64_t>();
+  info.input_size = json.at("input_size").get<int64_t>();
+  info.settings = json.at("settings");
+  return info;
+}
+
+void open_archive(torch::serialize::InputArchive& archive, const fs::path& path) {
+  FS_CHECK(fs::exists(path), path.string(), ": no such checkpoint");
+  try {
+    archive.load_from(path.string());
+  } catch (const std::exception&) {
+    throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint"));
+  }
+}
+}  // namespace
+
+fs::path checkpoint_path(const fs::path& run_dir, int64_t epoch) {
+  char name[32];
+  std::snprintf(name, sizeof name, "epoch-%03lld.pt", static_cast<long long>(epoch));
+  return run_dir / "checkpoints" / name;
+}
+
+void save_checkpoint(const fs::path& path, Network& network, torch::optim::Optimizer* optimizer,
+                     const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive;
+  network->save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  archive.write("filterscope", c10::IValue(info_to_json(info).dump()));
+  write_atomic_with(path, [&](const fs::path& temp) { archive.save_to(temp.string()); });
+}
+
+CheckpointInfo read_checkpoint_info(const fs::path& path) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  return read_info(archive, path);
+}
+
+void load_checkpoint_into(const fs::path& path, Network& network, torch::optim::Optimizer* optimizer,
+                          CheckpointInfo* info_out) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  const CheckpointInfo info = read_info(archive, path);
+  FS_CHECK(info.network == network->name() && info.in_channels == network->in_channels() &&
+               info.num_classes == network->num_classes(),
+           path.string(), ": checkpoint is of ", info.network, " (", info.in_channels, " channels, ",
+           info.num_classes, " classes), expected ", network->name(), " (", network->in_channels(),
+           " channels, ", network->num_classes(), " classes)");
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    network->load(model_archive);
+    if (optimizer != nullptr) {
+      torch::serialize::InputArchive optimizer_archive;
+      FS_CHECK(archive.try_read("optimizer", optimizer_archive), path.string(),
+               ": checkpoint has no optimizer state to resume from");
+      optimizer->load(optimizer_archive);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": weights do not fit ", network->name(), " (",
+                               describe_exception(e), ")"));
+  }
+  if (info_out != nullptr) *info_out = info;
+}
+
+Network load_checkpoint(const fs::path& path, torch::optim::Optimizer* optimizer,
+                        const std::string& expected_network, CheckpointInfo* info_out) {
+  const CheckpointInfo info = read_checkpoint_info(path);
+  FS_CHECK(expected_network.empty() || info.network == expected_network, path.string(),
+           ": checkpoint is of network ", info.network, ", expected ", expected_network);
+  Network network = make_network(info.network, info.in_channels, info.num_classes, info.input_size);
+  load_checkpoint_into(path, network, optimizer, info_out);
+  return network;
+}
+
+std::vector<int64_t> list_checkpoint_epochs(const fs::path& run_dir) {
+  std::vector<int64_t> epochs;
+  const fs::path dir = run_dir / "checkpoints";
+  if (!fs::is_directory(dir)) return epochs;
+  static const std::regex name_re(R"(epoch-(\d+)\.pt)");
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, m, name_re)) epochs.push_back(std::stoll(m[1]));
+  }
+  std::sort(epochs.begin(), epochs.end());
+  return epochs;
+}
+
+}  // namespace filterscope

@@ -1,0 +1,368 @@
+#include "filterscope/train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
+#include <torch/utils.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
+#include "filterscope/core/progress.h"
+#include "filterscope/core/runtime.h"
+#include "filterscope/train/checkpoint.h"
+
+namespace filterscope {
+
+namespace fs = std::filesystem;
+
+const ParamTable<TrainOptions>& TrainOptions::params() {
+  static const ParamTable<TrainOptions> table = {
+      {"model", &TrainOptions::model, "network to train", {}, {"simple-cnn", "lenet5", "alexnet"}},
+      {"optimizer", &TrainOptions::optimizer, "optimizer", {}, {"adam", "sgd"}},
+      {"lr", &TrainOptions::lr, "learning rate", Bounds::positive()},
+      {"momentum", &TrainOptions::momentum, "SGD momentum (sgd only)", Bounds::closed(0, 1)},
+      {"weight-decay", &TrainOptions::weight_decay, "L2 penalty on the weights", Bounds::at_least(0)},
+      {"batch-size", &TrainOptions::batch_size, "images per optimisation step", Bounds::closed(1, 1e6)},
+      {"epochs", &TrainOptions::epochs, "epochs in all; a resumed run goes on up to this",
+       Bounds::closed(1, 100000)},
+      {"seed", &TrainOptions::seed, "seed of initial weights, shuffling, dropout and label noise",
+       Bounds::at_least(0)},
+      {"label-noise", &TrainOptions::label_noise,
+       "share of training labels replaced by a different class (seeded); the changed dataset "
+       "indices go to run.json",
+       {0.0, 1.0, false, true}},
+      {"input-size", &TrainOptions::input_size,
+       "side of the square network input (bicubic resize); 0 = the network's own (227 for "
+       "alexnet, the image size otherwise)",
+       Bounds::at_least(0)},
+      {"threads", &TrainOptions::threads, "CPU threads; 0 = all cores", Bounds::at_least(0), {},
+       false},
+      {"device", &TrainOptions::device, "cpu, cuda or cuda:N", {}, {}, false},
+  };
+  return table;
+}
+
+nlohmann::json RunSettings::to_json() const {
+  return {{"data", params_to_json(data, DataOptions::params())},
+          {"split", params_to_json(split, SplitOptions::params())},
+          {"train", params_to_json(train, TrainOptions::params())}};
+}
+
+RunSettings RunSettings::from_json(const nlohmann::json& json, const std::string& source) {
+  RunSettings s;
+  FS_CHECK(json.is_object() && json.contains("data") && json.contains("split") &&
+               json.contains("train"),
+           source, ": settings need \"data\", \"split\" and \"train\"");
+  params_from_json(s.data, json.at("data"), DataOptions::params(), source);
+  params_from_json(s.split, json.at("split"), SplitOptions::params(), source);
+  params_from_json(s.train, json.at("train"), TrainOptions::params(), source);
+  return s;
+}
+
+namespace {
+
+at::Generator seeded_generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+// One seed per (run seed, epoch, purpose): resuming at epoch e replays exactly what epoch e would
+// have drawn in an uninterrupted run.
+uint64_t derived_seed(int64_t seed, int64_t epoch, uint64_t purpose) {
+  uint64_t x = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ull + purpose;
+  x ^= x >> 31;
+  return x & ((1ull << 62) - 1);
+}
+
+std::string metrics_csv(const std::vector<EpochMetrics>& rows) {
+  std::ostringstream out;
+  out << "epoch,train_loss,train_acc,val_loss,val_acc,seconds\n";
+  out << std::setprecision(9);
+  for (const auto& m : rows)
+    out << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.val_loss << ','
+        << m.val_acc << ',' << std::setprecision(4) << m.seconds << std::setprecision(9) << '\n';
+  return out.str();
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o, Network& network) {
+  if (o.optimizer == "sgd")
+    return std::make_unique<torch::optim::SGD>(
+        network->parameters(),
+        torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  return std::make_unique<torch::optim::Adam>(
+      network->parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+}
+
+int64_t input_side(const RunSettings& s, const Dataset& train) {
+  if (s.train.input_size > 0) return s.train.input_size;
+  FS_CHECK(train.height() == train.width() || s.train.model == "alexnet", train.name, ": images are ",
+           train.height(), "x", train.width(), "; pass --input-size to resize them to a square");
+  return network_input_size(s.train.model, train.height());
+}
+
+}  // namespace
+
+at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed) {
+  FS_CHECK(share >= 0 && share < 1, "--label-noise must be in [0, 1), got ", share);
+  const int64_t n = labels.size(0);
+  const int64_t count = static_cast<int64_t>(std::llround(share * static_cast<double>(n)));
+  if (count == 0) return at::empty({0}, at::kLong);
+  at::Generator gen = seeded_generator(derived_seed(seed, 0, 0x1abe1));
+  at::Tensor positions = std::get<0>(at::randperm(n, gen, at::kLong).narrow(0, 0, count).sort());
+  // An offset in [1, classes) guarantees the new label differs from the old one.
+  at::Tensor offset = at::randint(1, num_classes, {count}, gen, at::kLong);
+  at::Tensor old = labels.index_select(0, positions);
+  labels.index_copy_(0, positions, (old + offset).remainder(num_classes));
+  return positions;
+}
+
+PreparedRun prepare_run(const RunSettings& settings) {
+  validate_params(settings.train, TrainOptions::params());
+  PreparedRun run;
+  run.settings = settings;
+  const DatasetSplits splits = load_dataset(settings.data);
+  run.data = make_run_data(splits, settings.split);
+  run.data.train.labels = run.data.train.labels.clone();
+  at::Tensor before = run.data.train.labels.clone();
+  run.noisy_positions = apply_label_noise(run.data.train.labels, run.data.train.num_classes,
+                                          settings.train.label_noise, settings.train.seed);
+  run.original_labels = before.index_select(0, run.noisy_positions);
+  const int64_t side = input_side(settings, run.data.train);
+  const bool needs_resize = run.data.train.height() != side || run.data.train.width() != side;
+  run.transform = fit_normalisation(run.data.train, needs_resize ? side : 0);
+  return run;
+}
+
+nlohmann::json describe_run(const PreparedRun& run, const Network& network) {
+  auto to_vector = [](const at::Tensor& t) {
+    const at::Tensor c = t.to(at::kLong).contiguous();
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  };
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : network->probe_points())
+    probes.push_back({{"name", p.name}, {"kind", probe_kind_name(p.kind)}, {"channels", p.channels},
+                      {"owner_conv", p.owner_conv}});
+  nlohmann::json noise = {
+      {"share", run.settings.train.label_noise},
+      {"count", run.noisy_positions.numel()},
+      {"dataset_indices", to_vector(run.data.train.indices.index_select(0, run.noisy_positions))},
+      {"original_labels", to_vector(run.original_labels)},
+      {"new_labels", to_vector(run.data.train.labels.index_select(0, run.noisy_positions))}};
+  return {
+      {"format", "filterscope-run-1"},
+      {"settings", run.settings.to_json()},
+      {"dataset",
+       {{"name", run.settings.data.dataset},
+        {"num_classes", run.data.train.num_classes},
+        {"class_names", run.data.train.class_names},
+        {"image_shape", {run.data.train.channels(), run.data.train.height(), run.data.train.width()}},
+        {"normalisation", run.transform.to_json()},
+        {"train_split", run.data.train.name},
+        {"val_split", run.data.val.name},
+        {"train_indices", to_vector(run.data.train.indices)},
+        {"val_indices", to_vector(run.data.val.indices)}}},
+      {"label_noise", noise},
+      {"network",
+       {{"name", network->name()},
+        {"in_channels", network->in_channels()},
+        {"num_classes", network->num_classes()},
+        {"input_size", network->input_size()},
+        {"parameters", [&] {
+           int64_t n = 0;
+           for (const auto& p : network->parameters()) n += p.numel();
+           return n;
+         }()},
+        {"probe_points", probes}}}};
+}
+
+RunSettings read_run_settings(const fs::path& run_dir) {
+  const fs::path path = run_dir / "run.json";
+  FS_CHECK(fs::exists(path), run_dir.string(), ": not a run directory (no run.json)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(detail::concat(path.string(), ": not valid JSON (", e.what(), ")"));
+  }
+  FS_CHECK(json.contains("settings"), path.string(), ": no \"settings\"");
+  return RunSettings::from_json(json.at("settings"), path.string());
+}
+
+std::vector<EpochMetrics> read_metrics(const fs::path& run_dir) {
+  std::vector<EpochMetrics> rows;
+  std::ifstream in(run_dir / "metrics.csv");
+  if (!in) return rows;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    EpochMetrics m;
+    long long epoch = 0;
+    if (std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf,%lf", &epoch, &m.train_loss, &m.train_acc,
+                    &m.val_loss, &m.val_acc, &m.seconds) != 6)
+      throw Error(detail::concat((run_dir / "metrics.csv").string(), ": malformed row \"", line, "\""));
+    m.epoch = epoch;
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
+                    const c10::Device& device, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = network->is_training();
+  network->eval();
+  Evaluation out;
+  out.predictions = at::empty({data.size()}, at::kLong);
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    const int64_t count = std::min(batch_size, data.size() - start);
+    at::Tensor positions = at::arange(start, start + count, at::kLong);
+    at::Tensor x = make_input(data, transform, positions).to(device);
+    at::Tensor y = data.labels.narrow(0, start, count).to(device);
+    at::Tensor logits = network->forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    at::Tensor predicted = logits.argmax(1);
+    correct += predicted.eq(y).sum().item<int64_t>();
+    out.predictions.narrow(0, start, count).copy_(predicted.cpu());
+  }
+  network->train(was_training);
+  out.loss = loss_sum / std::max<int64_t>(1, data.size());
+  out.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, data.size());
+  return out;
+}
+
+TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
+  const TrainOptions& o = run.settings.train;
+  validate_params(o, TrainOptions::params());
+  configure_threads(o.threads);
+  const c10::Device device = parse_device(o.device);
+  const Dataset& train = run.data.train;
+  const Dataset& val = run.data.val;
+  FS_CHECK(train.size() > 0, "no training samples");
+
+  const fs::path run_json = run_dir / "run.json";
+  if (!options.resume) {
+    FS_CHECK(!fs::exists(run_json) && list_checkpoint_epochs(run_dir).empty(), run_dir.string(),
+             ": already holds a run; pass --resume to continue it or choose another --out");
+  }
+  ensure_directory(run_dir / "checkpoints");
+
+  torch::manual_seed(static_cast<uint64_t>(o.seed));
+  const int64_t side = run.transform.resize > 0 ? run.transform.resize : train.height();
+  Network network = make_network(o.model, train.channels(), train.num_classes, side);
+  network->to(device);
+  auto optimizer = make_optimizer(o, network);
+
+  TrainResult result;
+  int64_t start_epoch = 1;
+  if (options.resume) {
+    // The last checkpoint that loads completely; a truncated one (killed while saving by an older
+    // tool, or damaged) is skipped with a warning rather than ending the resume.
+    // A checkpoint counts once its metrics row exists too (the row is written second).
+    const auto rows = read_metrics(run_dir);
+    int64_t complete_rows = 0;
+    while (complete_rows < static_cast<int64_t>(rows.size()) &&
+           rows[static_cast<size_t>(complete_rows)].epoch == complete_rows + 1)
+      ++complete_rows;
+    auto epochs = list_checkpoint_epochs(run_dir);
+    for (auto it = epochs.rbegin(); it != epochs.rend(); ++it) {
+      if (*it > complete_rows) continue;
+      try {
+        load_checkpoint_into(checkpoint_path(run_dir, *it), network, optimizer.get());
+        start_epoch = *it + 1;
+        break;
+      } catch (const Error& e) {
+        std::fprintf(stderr, "warning: skipping %s\n", e.what());
+      }
+    }
+    result.metrics.assign(rows.begin(), rows.begin() + (start_epoch - 1));
+    if (start_epoch > 1)
+      std::fprintf(stderr, "resuming %s from epoch %lld\n", run_dir.c_str(),
+                   static_cast<long long>(start_epoch - 1));
+  }
+  if (!fs::exists(run_json)) write_file_atomic(run_json, describe_run(run, network).dump(2) + "\n");
+  result.first_epoch_trained = start_epoch;
+
+  // Normalised training images at their own size, once; resizing (if any) happens per batch.
+  InputTransform native = run.transform;
+  native.resize = 0;
+  const at::Tensor train_x = make_input(train, native).to(device);
+  const at::Tensor train_y = train.labels.to(device);
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  double train_seconds = 0;
+  int64_t train_images = 0;
+
+  for (int64_t epoch = start_epoch; epoch <= o.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    torch::manual_seed(derived_seed(o.seed, epoch, 0xd20));
+    at::Generator shuffle = seeded_generator(derived_seed(o.seed, epoch, 0x5f1e));
+    const at::Tensor order = at::randperm(train.size(), shuffle, at::kLong).to(device);
+    network->train();
+    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), train.size(),
+                 "img", options.progress && tty);
+    at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    for (int64_t start = 0; start < train.size(); start += o.batch_size) {
+      const int64_t count = std::min(o.batch_size, train.size() - start);
+      const at::Tensor idx = order.narrow(0, start, count);
+      at::Tensor x = train_x.index_select(0, idx);
+      if (run.transform.resize > 0)
+        x = at::upsample_bicubic2d(x, {run.transform.resize, run.transform.resize}, false);
+      const at::Tensor y = train_y.index_select(0, idx);
+      optimizer->zero_grad();
+      at::Tensor logits = network->forward(x);
+      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      loss.backward();
+      optimizer->step();
+      {
+        torch::NoGradGuard no_grad;
+        loss_sum += loss.detach().to(at::kDouble) * count;
+        correct += logits.argmax(1).eq(y).sum();
+      }
+      if (tty && options.progress) bar.advance(count);
+    }
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = loss_sum.item<double>() / train.size();
+    m.train_acc = static_cast<double>(correct.item<int64_t>()) / train.size();
+    train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    train_images += train.size();
+    const Evaluation v = evaluate(network, val, run.transform, device);
+    m.val_loss = v.loss;
+    m.val_acc = v.accuracy;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (tty && options.progress) bar.finish();
+
+    CheckpointInfo info;
+    info.epoch = epoch;
+    info.network = network->name();
+    info.in_channels = network->in_channels();
+    info.num_classes = network->num_classes();
+    info.input_size = network->input_size();
+    info.settings = run.settings.to_json();
+    // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.
+    save_checkpoint(checkpoint_path(run_dir, epoch), network, optimizer.get(), info);
+    result.metrics.push_back(m);
+    write_file_atomic(run_dir / "metrics.csv", metrics_csv(result.metrics));
+    if (options.progress) {
+      std::fprintf(stderr,
+                   "epoch %3lld/%lld  train loss %.4f acc %5.1f%%  val loss %.4f acc %5.1f%%  %.1fs\n",
+                   static_cast<long long>(epoch), static_cast<long long>(o.epochs), m.train_loss,
+                   100 * m.train_acc, m.val_loss, 100 * m.val_acc, m.seconds);
+    }
+  }
+  result.images_per_second = train_seconds > 0 ? train_images / train_seconds : 0.0;
+  return result;
+}
+
+}  // namespace filterscope

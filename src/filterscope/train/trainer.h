@@ -1,0 +1,94 @@
+// Training runs: settings, the run directory (run.json, metrics.csv, checkpoints/), resume.
+#pragma once
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "filterscope/data/dataset.h"
+#include "filterscope/models/network.h"
+
+namespace filterscope {
+
+/// How a network is trained.
+struct TrainOptions {
+  std::string model = "simple-cnn";  ///< network to build
+  std::string optimizer = "adam";    ///< adam or sgd
+  double lr = 1e-3;                  ///< learning rate
+  double momentum = 0.9;             ///< sgd only
+  double weight_decay = 0.0;         ///< L2 penalty
+  int64_t batch_size = 64;           ///< images per step
+  int64_t epochs = 30;               ///< epochs in all (a resumed run goes on up to this)
+  int64_t seed = 0;                  ///< seed of initial weights, shuffling, dropout, label noise
+  double label_noise = 0.0;          ///< share of training labels replaced by another class
+  int64_t input_size = 0;            ///< side of the network input; 0 = the network's own (227 for alexnet)
+  int64_t threads = 0;               ///< CPU threads; 0 = all cores
+  std::string device = "cpu";        ///< cpu, cuda or cuda:N
+
+  static const ParamTable<TrainOptions>& params();
+};
+
+/// Everything that decides a run's outcome; stored in run.json.
+struct RunSettings {
+  DataOptions data;
+  SplitOptions split;
+  TrainOptions train;
+
+  nlohmann::json to_json() const;
+  static RunSettings from_json(const nlohmann::json& json, const std::string& source);
+};
+
+/// A run's data after subsets and label noise, ready to train on.
+struct PreparedRun {
+  RunSettings settings;
+  RunData data;                   ///< train labels carry the label noise
+  InputTransform transform;       ///< normalisation fitted on the training subset
+  at::Tensor noisy_positions;     ///< int64 [M]: positions in data.train whose label was replaced
+  at::Tensor original_labels;     ///< int64 [M]: their labels before the replacement
+};
+
+/// Loads the dataset, draws the subsets and applies label noise, all from the seeds in `settings`.
+PreparedRun prepare_run(const RunSettings& settings);
+
+/// Replaces a seeded share of `labels` by a different class. Returns the changed positions.
+at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed);
+
+/// run.json's content: settings, dataset (indices of every sample), label noise, network.
+nlohmann::json describe_run(const PreparedRun& run, const Network& network);
+
+/// One row of metrics.csv.
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, seconds = 0;
+};
+
+struct TrainRunOptions {
+  bool resume = false;    ///< go on from the last complete checkpoint in the run directory
+  bool progress = true;   ///< progress bar / lines on stderr
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> metrics;  ///< every epoch of the run, resumed ones included
+  int64_t first_epoch_trained = 1;    ///< 1, or the epoch after the checkpoint resumed from
+  double images_per_second = 0;       ///< training throughput of this session's epochs
+};
+
+/// Trains and writes run.json, metrics.csv and checkpoints/epoch-NNN.pt into run_dir.
+/// With resume, settings must equal those in run_dir/run.json (callers read them from there).
+TrainResult train_run(const PreparedRun& run, const std::filesystem::path& run_dir,
+                      const TrainRunOptions& options);
+
+/// Reads the settings of an existing run directory.
+RunSettings read_run_settings(const std::filesystem::path& run_dir);
+
+/// Reads metrics.csv of a run directory (empty when there is none).
+std::vector<EpochMetrics> read_metrics(const std::filesystem::path& run_dir);
+
+/// Loss and accuracy of a network on a dataset, in eval mode, without gradients.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  at::Tensor predictions;  ///< int64 [N]
+};
+Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
+                    const c10::Device& device, int64_t batch_size = 500);
+
+}  // namespace filterscope

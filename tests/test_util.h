@@ -1,0 +1,34 @@
+// Helpers shared by the tests: temporary folders and running the CLI.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace filterscope::testing {
+
+/// A fresh folder under the build tree's temp, removed when the fixture ends.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Runs the CLI in-process; returns the exit code and what it printed to stderr.
+struct CliRun {
+  int code;
+  std::string err;
+  std::string out;
+};
+CliRun run_cli(const std::vector<std::string>& args);
+
+/// Writes raw bytes to a file.
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+}  // namespace filterscope::testing
