@@ -77,7 +77,9 @@ TEST(Idx, BadFilesNameTheFileAndTheProblem) {
   EXPECT_NE(error_of([&] { read_idx(dir / "six", dir / "lab", "t"); }).find("holds 6 images but"),
             std::string::npos);
   write_bytes(dir / "img", idx_images(5, 4, 3));
-  write_bytes(dir / "lab12", idx_labels(5, 12));
+  std::string bad_label = idx_labels(5);
+  bad_label[8 + 2] = 11;
+  write_bytes(dir / "lab12", bad_label);
   EXPECT_NE(error_of([&] { read_idx(dir / "img", dir / "lab12", "t", 10); }).find("label 11 out of range"),
             std::string::npos);
   EXPECT_NE(error_of([&] { read_idx(dir / "nothing", dir / "lab", "t"); }).find("nothing: no such file"),

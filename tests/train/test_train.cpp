@@ -138,7 +138,7 @@ TEST(Train, BadInputGetsOneClearLine) {
       {{"train", "--lr", "0", "--out", (dir / "x").string()}, "--lr must be > 0, got 0"},
       {{"train", "--label-noise", "1.5", "--out", (dir / "x").string()}, "--label-noise must be in [0, 1), got 1.5"},
       {{"train", "--dataset", "mnist", "--data-dir", (dir / "none").string(), "--out", (dir / "x").string()}, "not a folder"},
-      {{"train", "--dataset", "synthetic", "--out", (dir / "run").string(), "--quiet"}, "already holds a run"},
+      {{"train", "--dataset", "synthetic", "--val-size", "100", "--out", (dir / "run").string(), "--quiet"}, "already holds a run"},
       {{"train", "--resume", "--out", (dir / "nothing").string()}, "not a run directory (no run.json)"},
       {{"train", "--resume", "--lr", "0.5", "--out", (dir / "run").string()}, "--lr cannot change when resuming"},
       {{"train", "--device", "tpu", "--out", (dir / "x").string()}, "--device must be cpu, cuda or cuda:N"},
