@@ -1,7 +1,9 @@
 // Times the Gaussian-mixture stage alone on point sets.
-//   bench_gmm_points POINTS.npy [repeats] [backend: fused|tensor] [name=value ...]
+//   [DEVICE=cuda] [THREADS=n] bench_gmm_points POINTS.npy [repeats] [backend: fused|tensor] [name=value ...]
 // POINTS.npy: [S, N, 2]. name=value sets a GMM option by its flag name (e.g. kmeans-max-iter=5).
 #include <ATen/ATen.h>
+
+#include <torch/cuda.h>
 
 #include <chrono>
 #include <cstdio>
@@ -33,10 +35,12 @@ int main(int argc, char** argv) {
                                                           : nlohmann::json(std::stod(arg.substr(eq + 1)));
     }
     params_from_json(options, settings, GmmOptions::params(), "arguments");
-    const at::Tensor points = read_npy(argv[1]);
+    const c10::Device device = parse_device(std::getenv("DEVICE") ? std::getenv("DEVICE") : "cpu");
+    const at::Tensor points = read_npy(argv[1]).to(device);
     std::vector<double> times;
     GmmFit fit;
     for (int r = 0; r < repeats; ++r) {
+      if (device.is_cuda()) torch::cuda::synchronize();
       const auto t0 = std::chrono::steady_clock::now();
       fit = fit_gmm(points, options, {}, backend == "tensor" ? GmmBackend::Tensor : GmmBackend::Fused);
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"points", argv[1]},
                           {"shape", points.sizes().vec()},
                           {"backend", backend},
+                          {"device", device.str()},
                           {"settings", settings},
                           {"median_seconds", times[times.size() / 2]},
                           {"mean_em_iterations", fit.iterations.to(at::kDouble).mean().item<double>()},

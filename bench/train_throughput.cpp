@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     s.split.train_size = train_size;
     s.split.val_size = 2000;
     s.train.epochs = epochs;
-    s.train.batch_size = 64;
+    s.train.batch_size = 32;
     const PreparedRun run = prepare_run(s);
     InputTransform native = run.transform;
     const at::Tensor x = make_input(run.data.train, native);
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> bare, ours_steps, ours_epochs;
     for (int r = 0; r < rounds; ++r) {
-      bare.push_back(bare_loop(x, y, epochs, 64));
+      bare.push_back(bare_loop(x, y, epochs, 32));
       const auto dir = std::filesystem::temp_directory_path() / ("fs-bench-train-" + std::to_string(r));
       std::filesystem::remove_all(dir);
       TrainRunOptions o;
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
                           {"dataset", "fashion-mnist"},
                           {"train_size", train_size},
                           {"epochs", epochs},
-                          {"batch_size", 64},
+                          {"batch_size", 32},
                           {"threads", threads},
                           {"rounds", rounds},
                           {"bare_loop_images_per_s", median(bare)},

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include "filterscope/cluster/calinski_harabasz.h"
 #include "filterscope/cluster/engine.h"
@@ -194,6 +195,30 @@ TEST(Pca, DegenerateFiltersAreMarked) {
   // From a layer's [N, C, H, W] maps.
   PcaResult layer = pca_feature_maps(maps.permute({1, 0, 2}).reshape({30, 4, 4, 4}), PcaOptions{});
   EXPECT_TRUE(at::equal(layer.status, r.status));
+}
+
+TEST(Cuda, EngineAndPcaRunUnchangedOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device here";
+  const c10::Device cuda(c10::kCUDA);
+  at::Tensor x = at::cat({blobs(80, 12), blobs(80, 13) * at::tensor({1.0, 0.2}, at::kDouble)}, 0);
+  GmmOptions o;
+  ClusterResult cpu = cluster_point_sets(x, o, GmmBackend::Tensor);
+  ClusterResult gpu = cluster_point_sets(x.to(cuda), o);  // Auto picks the tensor backend on CUDA
+  EXPECT_TRUE(at::equal(cpu.best_k, gpu.best_k));
+  const at::Tensor same = cpu.fit.labels.eq(gpu.fit.labels).all(2);
+  EXPECT_GE(same.to(at::kDouble).mean().item<double>(), 0.9);
+  EXPECT_LT((cpu.fit.log_likelihood - gpu.fit.log_likelihood).abs().masked_select(same).max().item<double>(), 1e-8);
+  EXPECT_THROW(cluster_point_sets(x.to(cuda), o, GmmBackend::Fused), Error);
+
+  auto g = gen(3);
+  at::Tensor maps = at::randn({6, 200, 300}, g, at::kDouble) * at::exp(-at::arange(300, at::kDouble) * 0.05);
+  for (int64_t exact_max : {400, 8}) {
+    PcaOptions p;
+    p.exact_max_dim = exact_max;
+    PcaResult a = pca_2d(maps, p), b = pca_2d(maps.to(cuda), p);
+    EXPECT_EQ(b.points.device().type(), c10::kCUDA);
+    EXPECT_LT((a.points - b.points.cpu()).abs().max().item<double>(), 1e-6) << exact_max;
+  }
 }
 
 }  // namespace

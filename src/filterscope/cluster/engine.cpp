@@ -17,12 +17,19 @@ ClusterResult cluster_point_sets(const at::Tensor& points, const GmmOptions& opt
 
   ClusterResult out;
   out.k_values = at::arange(options.kmin, options.kmax + 1, at::kLong);
-  const at::Tensor expanded = x.unsqueeze(1).expand({n_sets, kn, n, 2}).reshape({n_sets * kn, n, 2});
-  const CalinskiHarabasz ch = calinski_harabasz(expanded, fit.labels.reshape({n_sets * kn, n}), kmax);
+  // CH on the points' device, one K at a time, so no [S, Kn, N, 2] copy of the points is made.
+  const at::Tensor xd = points.to(at::kDouble);
+  std::vector<at::Tensor> scores, defined, n_labels;
+  for (int64_t j = 0; j < kn; ++j) {
+    const CalinskiHarabasz c = calinski_harabasz(xd, fit.labels.select(1, j).to(points.device()), kmax);
+    scores.push_back(c.score.cpu());
+    defined.push_back(c.defined.cpu());
+    n_labels.push_back(c.n_labels.cpu());
+  }
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  out.ch = at::where(fit.fitted.reshape(-1).logical_and(ch.defined), ch.score, at::full_like(ch.score, nan))
-               .view({n_sets, kn});
-  out.n_clusters = at::where(fit.fitted.reshape(-1), ch.n_labels, at::zeros_like(ch.n_labels)).view({n_sets, kn});
+  const at::Tensor score = at::stack(scores, 1);
+  out.ch = at::where(fit.fitted.logical_and(at::stack(defined, 1)), score, at::full_like(score, nan));
+  out.n_clusters = at::where(fit.fitted, at::stack(n_labels, 1), at::zeros({n_sets, kn}, at::kLong));
 
   out.best_k = at::zeros({n_sets}, at::kLong);
   out.best_ch = at::full({n_sets}, nan, at::kDouble);
