@@ -15,8 +15,12 @@ cmake -S . -B /tmp/fs-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DZLIB_INCLUDE_DIR="$PWD/.dev/include" -DZLIB_LIBRARY="$PWD/.dev/lib/libz.a" \
   -DCMAKE_CXX_FLAGS="-I$PWD/.dev/include" > "$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
 cmake --build /tmp/fs-gpu -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -m8 -B2 -A8 'error' "$out/build.log"; exit 1; }
+echo "== runtime libraries"
+ldd /tmp/fs-gpu/filterscope | grep -E 'gomp|torch_cpu|c10.so' || true
+/tmp/fs-gpu/filterscope --version || echo "filterscope --version failed: $?"
 echo "== tests"
-/tmp/fs-gpu/tests/filterscope_tests --gtest_brief=1 2>&1 | tail -20 | tee "$out/tests.log"
+(/tmp/fs-gpu/tests/filterscope_tests --gtest_brief=1 > "$out/tests.log" 2>&1; echo "tests exit $?" >> "$out/tests.log") || true
+tail -25 "$out/tests.log"
 echo "== GMM + CH, C=1376 point sets, N=10000"
 python3 -c "
 import numpy as np
