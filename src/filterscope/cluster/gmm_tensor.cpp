@@ -118,28 +118,40 @@ GmmBatchResult fit_gmm_batch_tensor(const GmmBatch& batch) {
     }
   }
 
-  // Lloyd: each fit stops on unchanged labels or a small total centre shift.
+  // Lloyd: each fit stops on unchanged labels or a small total centre shift, and leaves the batch
+  // then (a few fits on heavy-tailed data run for hundreds of iterations; the rest must not wait).
   const at::Tensor tol = batch.kmeans_tol.to(device).index_select(0, set_of);
-  at::Tensor labels_old = at::full({fits, n}, -1, k_of.options());
-  at::Tensor done = at::zeros({fits}, k_of.options().dtype(at::kBool));
-  auto assign = [&](const at::Tensor& ctr) {
-    return squared_distances(x, ctr).masked_fill(kmask.logical_not().unsqueeze(1), kInf).argmin(2);
+  auto assign = [](const at::Tensor& px, const at::Tensor& ctr, const at::Tensor& mask) {
+    return squared_distances(px, ctr).masked_fill(mask.logical_not().unsqueeze(1), kInf).argmin(2);
   };
-  for (int64_t it = 0; it < o.kmeans_max_iter; ++it) {
-    if (done.all().item<bool>()) break;
-    at::Tensor labels = assign(centres);
-    at::Tensor changed = labels.ne(labels_old).any(1);
-    at::Tensor onehot = at::zeros({fits, n, kmax}, f64).scatter_(2, labels.unsqueeze(2), 1.0);
-    at::Tensor counts = onehot.sum(1);                    // [B, K]
-    at::Tensor sums = weighted_sums(onehot, x);           // [B, K, 2]
-    at::Tensor fresh = at::where(counts.gt(0).unsqueeze(2), sums / counts.clamp_min(1).unsqueeze(2), centres);
-    at::Tensor shift = (fresh - centres).pow(2).sum({1, 2});
-    at::Tensor live = done.logical_not();
-    centres = at::where(live.view({fits, 1, 1}), fresh, centres);
-    labels_old = at::where(live.unsqueeze(1), labels, labels_old);
-    done = done.logical_or(live.logical_and(changed.logical_not().logical_or(shift.le(tol))));
+  {
+    at::Tensor active = all;
+    at::Tensor ax = x, actr = centres, amask = kmask, atol = tol;
+    at::Tensor labels_old = at::full({fits, n}, -1, k_of.options());
+    for (int64_t it = 0; it < o.kmeans_max_iter && active.numel() > 0; ++it) {
+      const int64_t a = active.numel();
+      at::Tensor labels = assign(ax, actr, amask);
+      at::Tensor changed = labels.ne(labels_old).any(1);
+      at::Tensor onehot = at::zeros({a, n, kmax}, f64).scatter_(2, labels.unsqueeze(2), 1.0);
+      at::Tensor counts = onehot.sum(1);
+      at::Tensor sums = weighted_sums(onehot, ax);
+      at::Tensor fresh = at::where(counts.gt(0).unsqueeze(2), sums / counts.clamp_min(1).unsqueeze(2), actr);
+      at::Tensor shift = (fresh - actr).pow(2).sum({1, 2});
+      actr = fresh;
+      labels_old = labels;
+      centres.index_copy_(0, active, actr);
+      at::Tensor keep = changed.logical_and(shift.gt(atol)).nonzero().squeeze(1);
+      if (keep.numel() < a) {
+        active = active.index_select(0, keep);
+        ax = ax.index_select(0, keep);
+        actr = actr.index_select(0, keep);
+        amask = amask.index_select(0, keep);
+        atol = atol.index_select(0, keep);
+        labels_old = labels_old.index_select(0, keep);
+      }
+    }
   }
-  const at::Tensor km_labels = assign(centres);
+  const at::Tensor km_labels = assign(x, centres, kmask);
 
   // Initial parameters from the hard assignment (means, then spreads about them).
   const at::Tensor moments =

@@ -36,23 +36,35 @@ const char* pca_status_text(PcaStatus status) {
 
 namespace {
 
-// Top two eigenpairs of symmetric [c, m, m] matrices, largest first. LibTorch runs a batch of
-// CPU eigendecompositions on one thread; the batch is split across threads here.
-std::pair<at::Tensor, at::Tensor> top2_eigh(const at::Tensor& a) {
+// Top two eigenpairs of symmetric [c, m, m] matrices, largest first. The matrices are small
+// (m <= exact_max_dim, or the subspace size), so they are solved on the CPU whatever the device:
+// that keeps CUDA builds off cuSOLVER, and LibTorch runs a batch of CPU eigendecompositions on one
+// thread, so the batch is split across threads here.
+std::pair<at::Tensor, at::Tensor> top2_eigh(const at::Tensor& a_any) {
+  const at::Tensor a = a_any.cpu();
   const int64_t c = a.size(0), m = a.size(1);
   at::Tensor values = at::empty({c, 2}, a.options());
   at::Tensor vectors = at::empty({c, m, 2}, a.options());
-  auto solve = [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
     auto [w, v] = at::linalg_eigh(a.narrow(0, begin, end - begin));
     values.narrow(0, begin, end - begin).copy_(w.narrow(1, m - 2, 2).flip(1));
     vectors.narrow(0, begin, end - begin).copy_(v.narrow(2, m - 2, 2).flip(2));
-  };
-  if (a.device().is_cpu()) {
-    at::parallel_for(0, c, 1, solve);
-  } else {
-    solve(0, c);
+  });
+  return {values.to(a_any.device()), vectors.to(a_any.device())};
+}
+
+// Orthonormal columns spanning y [c, D, p]: classical Gram-Schmidt done twice, in plain tensor
+// arithmetic (no LAPACK), which runs on any device.
+at::Tensor orthonormalize(const at::Tensor& y) {
+  std::vector<at::Tensor> columns;
+  for (int64_t j = 0; j < y.size(2); ++j) {
+    at::Tensor v = y.select(2, j);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& q : columns) v = v - q * (q * v).sum(1, true);
+    }
+    columns.push_back(v / v.norm(2, 1, true).clamp_min(1e-300));
   }
-  return {values, vectors};
+  return at::stack(columns, 2);
 }
 
 // Projections [c, N, 2] and eigenvalues [c, 2] of one chunk of centred maps xc [c, N, D].
@@ -73,12 +85,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> project_chunk(const at::Tensor& x
   // Subspace iteration on A = xc^T xc without forming A: two thin products per step.
   const int64_t p = 2 + o.oversample;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor q = std::get<0>(at::linalg_qr(
-      at::randn({c, d, p}, gen, at::TensorOptions().dtype(at::kDouble)).to(xc.device())));
+  at::Tensor q = orthonormalize(at::randn({c, d, p}, gen, at::TensorOptions().dtype(at::kDouble)).to(xc.device()));
   at::Tensor vectors, values;
   at::Tensor done = at::zeros({c}, at::TensorOptions().dtype(at::kBool).device(xc.device()));
   for (int64_t it = 1; it <= o.max_iter; ++it) {
-    q = std::get<0>(at::linalg_qr(at::bmm(xc.transpose(1, 2), at::bmm(xc, q))));
+    q = orthonormalize(at::bmm(xc.transpose(1, 2), at::bmm(xc, q)));
     if (it % 4 != 0 && it != o.max_iter) continue;
     // Rayleigh-Ritz on the subspace, then the residuals of the top two Ritz pairs.
     at::Tensor b = at::bmm(xc, q);
