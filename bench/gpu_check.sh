@@ -18,11 +18,14 @@ cmake --build /tmp/fs-gpu -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -m8 -B2
 echo "== runtime libraries"
 ldd /tmp/fs-gpu/filterscope | grep -E 'gomp|torch_cpu|c10.so' || true
 /tmp/fs-gpu/filterscope --version || echo "filterscope --version failed: $?"
-echo "== tests"
-(/tmp/fs-gpu/tests/filterscope_tests --gtest_brief=1 > "$out/tests.log" 2>&1; echo "tests exit $?" >> "$out/tests.log") || true
-tail -25 "$out/tests.log"
-if ! grep -q "tests exit 0" "$out/tests.log" && command -v cuda-gdb > /dev/null; then
-  cuda-gdb -batch -ex run -ex bt --args /tmp/fs-gpu/tests/filterscope_tests --gtest_brief=1 2>&1 | tail -30
+echo "== tests (CPU ones, then the CUDA ones)"
+for filter in '-Cuda*' 'Cuda*'; do
+  (stdbuf -oL -eL /tmp/fs-gpu/tests/filterscope_tests --gtest_filter="$filter" 2>&1 | grep -E '^\[ +(RUN|OK|FAILED|PASSED|SKIPPED) +\]|Failure|error' | tail -60) || true
+done
+if [ -f build/bench-data/maps.npy ]; then
+  echo "== layer workload (C=64, N=1000) on the GPU and on this machine's CPU"
+  /tmp/fs-gpu/bench/bench_cluster_layer build/bench-data/maps.npy 5 cuda | tee "$out/gpu_layer.json"
+  /tmp/fs-gpu/bench/bench_cluster_layer build/bench-data/maps.npy 5 cpu | tee "$out/cpu_layer.json"
 fi
 echo "== GMM + CH, C=1376 point sets, N=10000"
 python3 -c "
