@@ -82,11 +82,13 @@ TEST(Train, SameSeedSameRun) {
 
 TEST(Train, KilledRunResumesToTheSameMetrics) {
   TempDir dir;
-  ASSERT_EQ(run_cli(train_args(dir / "whole", 4)).code, 0);
+  const int epochs = 8;
+  ASSERT_EQ(run_cli(train_args(dir / "whole", epochs)).code, 0);
 
-  // The same run in a child process, killed with SIGKILL while it trains epoch 3.
+  // The same run in a child process, killed with SIGKILL just after its second checkpoint: while
+  // it writes that epoch's metrics row or trains epoch 3.
   const std::filesystem::path killed = dir / "killed";
-  std::vector<std::string> args = train_args(killed, 4);
+  std::vector<std::string> args = train_args(killed, epochs);
   args.insert(args.begin(), FILTERSCOPE_BINARY);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -95,15 +97,15 @@ TEST(Train, KilledRunResumesToTheSameMetrics) {
   ASSERT_EQ(posix_spawn(&pid, FILTERSCOPE_BINARY, nullptr, nullptr, argv.data(), environ), 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!std::filesystem::exists(checkpoint_path(killed, 2)) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the child finished before it was killed; make the run longer";
   const auto partial = read_metrics(killed);
-  ASSERT_GE(partial.size(), 2u);
-  ASSERT_LT(partial.size(), 4u);
+  ASSERT_GE(partial.size(), 1u);
+  ASSERT_LT(partial.size(), static_cast<size_t>(epochs));
 
   const auto resumed = run_cli({"train", "--resume", "--out", killed.string(), "--quiet"});
   ASSERT_EQ(resumed.code, 0) << resumed.err;

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #if defined(__SSE2__)
@@ -146,21 +147,17 @@ void kmeans_init(const Fit& f, std::vector<double>& cx, std::vector<double>& cy,
     pot += closest[static_cast<size_t>(i)];
   }
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+  std::vector<double> running(static_cast<size_t>(n));
   for (int c = 1; c < k; ++c) {
     double best_pot = std::numeric_limits<double>::infinity();
     int64_t best_id = 0;
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) running[static_cast<size_t>(i)] = sum += closest[static_cast<size_t>(i)];
     for (int t = 0; t < trials; ++t) {
       const double target = f.u_cand[(c - 1) * f.trials_stride + t] * pot;
       // First index whose running sum reaches the target (numpy's searchsorted, side="left").
-      int64_t id = n - 1;
-      double running = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        running += closest[static_cast<size_t>(i)];
-        if (running >= target) {
-          id = i;
-          break;
-        }
-      }
+      const auto at = std::lower_bound(running.begin(), running.end(), target);
+      const int64_t id = at == running.end() ? n - 1 : static_cast<int64_t>(at - running.begin());
       double cand_pot = 0;
 #pragma omp simd reduction(+ : cand_pot)
       for (int64_t i = 0; i < n; ++i) {
