@@ -1,0 +1,99 @@
+#include "filterscope/capture/capture.h"
+
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
+#include <cstdio>
+
+#include "filterscope/core/error.h"
+
+namespace filterscope {
+
+const ParamTable<CaptureOptions>& CaptureOptions::params() {
+  static const ParamTable<CaptureOptions> table = {
+      {"batch-size", &CaptureOptions::batch_size, "images per forward pass while capturing",
+       Bounds::closed(1, 1e6)},
+      {"max-memory", &CaptureOptions::max_memory_mb,
+       "MB of feature maps held at once; layers are captured in passes that fit",
+       Bounds::closed(1, 1e8)},
+  };
+  return table;
+}
+
+std::vector<std::vector<int64_t>> probe_shapes(Network& network, const std::vector<std::string>& probes) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = network->is_training();
+  network->eval();
+  const auto device = network->parameters().front().device();
+  const at::Tensor x = at::zeros({1, network->in_channels(), network->input_size(), network->input_size()},
+                                 at::TensorOptions().device(device));
+  const ProbeOutputs out = network->forward_probes(x, probes);
+  network->train(was_training);
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& name : probes) {
+    for (const auto& [got, t] : out.outputs)
+      if (got == name) shapes.push_back(t.sizes().slice(1).vec());
+  }
+  FS_ASSERT(shapes.size() == probes.size(), "probe outputs missing");
+  return shapes;
+}
+
+std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
+                                                   int64_t n, const CaptureOptions& options) {
+  validate_params(options, CaptureOptions::params());
+  FS_CHECK(!probes.empty(), "no probe points selected");
+  const auto shapes = probe_shapes(network, probes);
+  const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
+  std::vector<std::vector<std::string>> passes;
+  int64_t used = 0;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    int64_t bytes = n * 4;
+    for (int64_t d : shapes[i]) bytes *= d;
+    FS_CHECK(bytes <= budget, "probe ", probes[i], " needs ", (bytes + (1 << 20) - 1) >> 20, " MB for ", n,
+             " images (", shapes[i][0], "x", shapes[i][1], "x", shapes[i][2],
+             " floats each), more than --max-memory ", options.max_memory_mb,
+             " MB; raise --max-memory or lower the probe set size");
+    if (passes.empty() || used + bytes > budget) {
+      passes.emplace_back();
+      used = 0;
+    }
+    passes.back().push_back(probes[i]);
+    used += bytes;
+  }
+  return passes;
+}
+
+void capture_probes(Network& network, const Dataset& data, const InputTransform& transform,
+                    const at::Tensor& positions, const std::vector<std::string>& probes,
+                    const CaptureOptions& options, const c10::Device& device,
+                    const std::function<void(const std::string&, const at::Tensor&)>& consume) {
+  const int64_t n = positions.numel();
+  FS_CHECK(n > 0, "the probe set is empty");
+  const auto passes = plan_capture(network, probes, n, options);
+  torch::NoGradGuard no_grad;
+  const bool was_training = network->is_training();
+  network->eval();
+  const auto shapes = probe_shapes(network, probes);
+  for (const auto& pass : passes) {
+    std::vector<at::Tensor> maps;
+    for (const auto& name : pass) {
+      const size_t i = static_cast<size_t>(std::find(probes.begin(), probes.end(), name) - probes.begin());
+      maps.push_back(at::empty({n, shapes[i][0], shapes[i][1], shapes[i][2]}, at::kFloat));
+    }
+    for (int64_t start = 0; start < n; start += options.batch_size) {
+      const int64_t count = std::min(options.batch_size, n - start);
+      const at::Tensor x = make_input(data, transform, positions.narrow(0, start, count)).to(device);
+      const ProbeOutputs out = network->forward_probes(x, pass);
+      for (size_t j = 0; j < pass.size(); ++j) maps[j].narrow(0, start, count).copy_(out.outputs[j].second);
+    }
+    for (size_t j = 0; j < pass.size(); ++j) consume(pass[j], maps[j]);
+  }
+  network->train(was_training);
+}
+
+at::Tensor mean_abs_activation(const at::Tensor& maps) {
+  FS_CHECK(maps.dim() == 4, "feature maps must have shape [N, C, H, W], got ", maps.sizes());
+  return maps.abs().to(at::kDouble).mean({0, 2, 3});
+}
+
+}  // namespace filterscope

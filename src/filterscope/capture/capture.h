@@ -1,0 +1,43 @@
+// Running a network over a probe set and handing over its probe outputs layer by layer, within a
+// memory budget: the feature maps of every layer of N images rarely fit at once (AlexNet's first
+// convolution alone is 1.2 GB for 1,000 images).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "filterscope/core/params.h"
+#include "filterscope/data/dataset.h"
+#include "filterscope/models/network.h"
+
+namespace filterscope {
+
+struct CaptureOptions {
+  int64_t batch_size = 250;       ///< images per forward pass
+  int64_t max_memory_mb = 2048;   ///< float32 feature maps held at once; probes are captured in passes that fit
+
+  static const ParamTable<CaptureOptions>& params();
+};
+
+/// Shape [C, H, W] of each named probe's output for the network's input size.
+std::vector<std::vector<int64_t>> probe_shapes(Network& network, const std::vector<std::string>& probes);
+
+/// Splits probes into passes (forward order kept) whose maps for n images fit max_memory_mb.
+/// Throws Error naming the probe and the memory it needs when one alone does not fit.
+std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
+                                                   int64_t n, const CaptureOptions& options);
+
+/// Runs the network (eval mode, no gradients) over the samples at `positions` of `data` and calls
+/// consume(name, maps) once per probe, maps [N, C, H, W] float32 on the CPU, pass by pass.
+void capture_probes(Network& network, const Dataset& data, const InputTransform& transform,
+                    const at::Tensor& positions, const std::vector<std::string>& probes,
+                    const CaptureOptions& options, const c10::Device& device,
+                    const std::function<void(const std::string&, const at::Tensor&)>& consume);
+
+/// Mean absolute activation of each filter: maps [N, C, H, W] -> [C] float64. Absolute values,
+/// because convolution outputs are signed and a plain mean can cancel to zero.
+at::Tensor mean_abs_activation(const at::Tensor& maps);
+
+}  // namespace filterscope
