@@ -182,6 +182,20 @@ TEST(Checkpoint, OtherNetworkAndCorruptFilesAreRejected) {
   EXPECT_THROW(load_checkpoint(dir / "missing.pt"), Error);
 }
 
+TEST(Train, AlexNetTrainsOnBicubicResizedInput) {
+  TempDir dir;
+  const auto r = run_cli({"train", "--model", "alexnet", "--dataset", "synthetic", "--synthetic-size", "120",
+                          "--train-size", "48", "--val-size", "16", "--epochs", "1", "--quiet", "--out",
+                          (dir / "ax").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto run = nlohmann::json::parse(read_file(dir / "ax/run.json"));
+  EXPECT_EQ(run["network"]["input_size"], 227);
+  EXPECT_EQ(run["dataset"]["normalisation"]["resize"], 227);
+  Network net = load_checkpoint(checkpoint_path(dir / "ax", 1));
+  EXPECT_EQ(net->input_size(), 227);
+  EXPECT_EQ(net->probe_points().size(), 13u);
+}
+
 TEST(LabelNoise, ChangesTheRequestedShareToOtherClasses) {
   at::Tensor labels = at::arange(1000, at::kLong).remainder(10);
   const at::Tensor original = labels.clone();
