@@ -38,11 +38,11 @@ std::vector<std::vector<int64_t>> probe_shapes(Network& network, const std::vect
   return shapes;
 }
 
-std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
-                                                   int64_t n, const CaptureOptions& options) {
-  validate_params(options, CaptureOptions::params());
-  FS_CHECK(!probes.empty(), "no probe points selected");
-  const auto shapes = probe_shapes(network, probes);
+namespace {
+// Passes over probes whose [C, H, W] shapes are known.
+std::vector<std::vector<std::string>> plan_passes(const std::vector<std::string>& probes,
+                                                  const std::vector<std::vector<int64_t>>& shapes,
+                                                  int64_t n, const CaptureOptions& options) {
   const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
   std::vector<std::vector<std::string>> passes;
   int64_t used = 0;
@@ -62,6 +62,14 @@ std::vector<std::vector<std::string>> plan_capture(Network& network, const std::
   }
   return passes;
 }
+}  // namespace
+
+std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
+                                                   int64_t n, const CaptureOptions& options) {
+  validate_params(options, CaptureOptions::params());
+  FS_CHECK(!probes.empty(), "no probe points selected");
+  return plan_passes(probes, probe_shapes(network, probes), n, options);
+}
 
 void capture_probes(Network& network, const Dataset& data, const InputTransform& transform,
                     const at::Tensor& positions, const std::vector<std::string>& probes,
@@ -69,11 +77,13 @@ void capture_probes(Network& network, const Dataset& data, const InputTransform&
                     const std::function<void(const std::string&, const at::Tensor&)>& consume) {
   const int64_t n = positions.numel();
   FS_CHECK(n > 0, "the probe set is empty");
-  const auto passes = plan_capture(network, probes, n, options);
+  validate_params(options, CaptureOptions::params());
+  FS_CHECK(!probes.empty(), "no probe points selected");
+  const auto shapes = probe_shapes(network, probes);
+  const auto passes = plan_passes(probes, shapes, n, options);
   torch::NoGradGuard no_grad;
   const bool was_training = network->is_training();
   network->eval();
-  const auto shapes = probe_shapes(network, probes);
   for (const auto& pass : passes) {
     std::vector<at::Tensor> maps;
     for (const auto& name : pass) {

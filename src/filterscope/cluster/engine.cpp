@@ -37,8 +37,8 @@ ClusterResult cluster_point_sets(const at::Tensor& points, const GmmOptions& opt
   out.sizes = at::zeros({n_sets, kmax}, at::kLong);
   out.notes.assign(static_cast<size_t>(n_sets), "");
   const at::Tensor finite = at::isfinite(x).all(2).all(1);
-  const at::Tensor spread = at::where(at::isfinite(x), x, at::zeros_like(x)).amax(1).sub(
-      at::where(at::isfinite(x), x, at::zeros_like(x)).amin(1)).amax(1);
+  const at::Tensor clean = at::where(at::isfinite(x), x, at::zeros_like(x));
+  const at::Tensor spread = (clean.amax(1) - clean.amin(1)).amax(1);
   auto ch_a = out.ch.accessor<double, 2>();
   for (int64_t s = 0; s < n_sets; ++s) {
     // Highest CH; strict comparison keeps the smaller K on ties.
