@@ -2,7 +2,7 @@
 # On the lent GPU machine (see bench/RESULTS.md): builds against the PyTorch wheel's CUDA LibTorch,
 # runs the test suite (the CUDA tests included), then times the clustering stage at the paper's
 # GPU scale. Dependencies that machine lacks come from .dev/ (headers, static zlib, GoogleTest
-# sources), copied there from this machine's Debian packages.
+# sources), made by bench/make_dev_bundle.sh from this machine's Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-out}
