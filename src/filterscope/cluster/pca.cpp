@@ -53,18 +53,18 @@ std::pair<at::Tensor, at::Tensor> top2_eigh(const at::Tensor& a_any) {
   return {values.to(a_any.device()), vectors.to(a_any.device())};
 }
 
-// Orthonormal columns spanning y [c, D, p]: classical Gram-Schmidt done twice, in plain tensor
+// Orthonormal rows spanning y [c, p, D]: classical Gram-Schmidt done twice, in plain tensor
 // arithmetic (no LAPACK), which runs on any device.
-at::Tensor orthonormalize(const at::Tensor& y) {
-  std::vector<at::Tensor> columns;
-  for (int64_t j = 0; j < y.size(2); ++j) {
-    at::Tensor v = y.select(2, j);
+at::Tensor orthonormalize_rows(const at::Tensor& y) {
+  std::vector<at::Tensor> rows;
+  for (int64_t j = 0; j < y.size(1); ++j) {
+    at::Tensor v = y.select(1, j);
     for (int pass = 0; pass < 2; ++pass) {
-      for (const auto& q : columns) v = v - q * (q * v).sum(1, true);
+      for (const auto& q : rows) v = v - q * (q * v).sum(1, true);
     }
-    columns.push_back(v / v.norm(2, 1, true).clamp_min(1e-300));
+    rows.push_back(v / v.norm(2, 1, true).clamp_min(1e-300));
   }
-  return at::stack(columns, 2);
+  return at::stack(rows, 1);
 }
 
 // Projections [c, N, 2] and eigenvalues [c, 2] of one chunk of centred maps xc [c, N, D].
@@ -82,29 +82,34 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> project_chunk(const at::Tensor& x
     values = values.clamp_min(0);
     return {vectors * values.sqrt().unsqueeze(1), values, iterations};
   }
-  // Subspace iteration on A = xc^T xc without forming A: two thin products per step.
+  // Subspace iteration on A = xc^T xc without forming A: two thin products per step. The basis
+  // is kept as rows (qt [c, p, D]) so that every product reads xc as it lies in memory; a
+  // transposed xc would be copied whole at each step.
   const int64_t p = 2 + o.oversample;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor q = orthonormalize(at::randn({c, d, p}, gen, at::TensorOptions().dtype(at::kDouble)).to(xc.device()));
-  at::Tensor vectors, values;
+  at::Tensor qt = orthonormalize_rows(at::randn({c, p, d}, gen, at::TensorOptions().dtype(at::kDouble)).to(xc.device()));
+  // A v for row vectors v [c, k, D]: (xc v^T)^T xc.
+  auto apply = [&](const at::Tensor& rows) {
+    return at::bmm(at::bmm(xc, rows.transpose(1, 2).contiguous()).transpose(1, 2).contiguous(), xc);
+  };
+  at::Tensor vectors, values;  // vectors as rows [c, 2, D]
   at::Tensor done = at::zeros({c}, at::TensorOptions().dtype(at::kBool).device(xc.device()));
   for (int64_t it = 1; it <= o.max_iter; ++it) {
-    q = orthonormalize(at::bmm(xc.transpose(1, 2), at::bmm(xc, q)));
-    if (it % 4 != 0 && it != o.max_iter) continue;
+    qt = orthonormalize_rows(apply(qt));
+    if (it % 2 != 0 && it != o.max_iter) continue;
     // Rayleigh-Ritz on the subspace, then the residuals of the top two Ritz pairs.
-    at::Tensor b = at::bmm(xc, q);
-    auto [theta, w] = top2_eigh(at::bmm(b.transpose(1, 2), b));
-    vectors = at::bmm(q, w);                                   // [c, D, 2]
+    at::Tensor b = at::bmm(xc, qt.transpose(1, 2).contiguous());  // [c, N, p]
+    auto [theta, w] = top2_eigh(at::bmm(b.transpose(1, 2).contiguous(), b));
+    vectors = at::bmm(w.transpose(1, 2).contiguous(), qt);          // [c, 2, D]
     values = theta.clamp_min(0);
-    at::Tensor av = at::bmm(xc.transpose(1, 2), at::bmm(xc, vectors));
-    at::Tensor residual = (av - vectors * theta.unsqueeze(1)).norm(2, 1).amax(1);  // [c]
+    at::Tensor residual = (apply(vectors) - vectors * theta.unsqueeze(2)).norm(2, 2).amax(1);  // [c]
     at::Tensor ok = residual.le(o.tol * values.select(1, 0).clamp_min(1e-300));
     iterations.masked_fill_(ok.cpu().logical_and(done.cpu().logical_not()), it);
     done = done.logical_or(ok);
     if (done.all().item<bool>()) break;
   }
   iterations.masked_fill_(done.cpu().logical_not(), o.max_iter);
-  return {at::bmm(xc, vectors), values, iterations};
+  return {at::bmm(xc, vectors.transpose(1, 2).contiguous()), values, iterations};
 }
 
 }  // namespace

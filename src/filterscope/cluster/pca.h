@@ -12,7 +12,7 @@ struct PcaOptions {
   int64_t exact_max_dim = 200;  ///< min(N, D) up to which the smaller Gram/covariance side is eigendecomposed; above it, subspace iteration
   int64_t max_iter = 1000;     ///< subspace iterations at most
   double tol = 1e-9;           ///< subspace iteration stops when both residuals |A v - l v| fall below tol x the top eigenvalue
-  int64_t oversample = 6;      ///< extra vectors carried by the subspace iteration (speeds convergence)
+  int64_t oversample = 14;     ///< extra vectors carried by the subspace iteration: nearly free (each step is bound by reading the maps) and they speed convergence
   int64_t seed = 0;            ///< seed of the subspace iteration's start
   int64_t max_batch_mb = 512;  ///< float64 working memory per chunk of filters
 
