@@ -1,8 +1,10 @@
 #include "test_util.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 
 #include "cli.h"
@@ -35,6 +37,19 @@ CliRun run_cli(const std::vector<std::string>& args) {
   r.err = ::testing::internal::GetCapturedStderr();
   r.code = code;
   return r;
+}
+
+std::filesystem::path test_model(const std::string& name) {
+  return std::filesystem::path(FILTERSCOPE_TEST_MODELS) / name;
+}
+
+int run_export_script(const std::vector<std::string>& args) {
+  std::string command = std::string(FILTERSCOPE_REFERENCE_PYTHON) + " '" + FILTERSCOPE_SOURCE_DIR +
+                        "/tests/models/export_torchscript.py'";
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " >/dev/null";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {

@@ -28,6 +28,13 @@ struct CliRun {
 };
 CliRun run_cli(const std::vector<std::string>& args);
 
+/// A TorchScript model exported at build time by tests/models/export_torchscript.py
+/// (resnet18, mlp, functional; "<name>-reference" is the prefix of its hook outputs).
+std::filesystem::path test_model(const std::string& name);
+
+/// Runs tests/models/export_torchscript.py with Debian's Python; returns its exit status.
+int run_export_script(const std::vector<std::string>& args);
+
 /// Writes raw bytes to a file.
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 

@@ -9,7 +9,8 @@ namespace filterscope {
 namespace {
 
 TEST(Capture, PlansPassesWithinTheBudget) {
-  Network net = make_network("simple-cnn", 1, 10, 28);
+  auto model = probed_network(make_network("simple-cnn", 1, 10, 28));
+  ProbedModel& net = *model;
   const std::vector<std::string> probes = {"features.0", "features.1", "features.3", "features.6"};
   EXPECT_EQ(probe_shapes(net, probes)[2], (std::vector<int64_t>{64, 11, 11}));
   CaptureOptions o;
@@ -48,12 +49,16 @@ TEST(Capture, MatchesOneBigForwardPass) {
   o.max_memory_mb = 1;   // one probe a pass
   std::vector<std::pair<std::string, at::Tensor>> got;
   const at::Tensor positions = at::arange(3, 37, at::kLong);
-  capture_probes(net, data, t, positions, probes, o, c10::Device(c10::kCPU),
-                 [&](const std::string& name, const at::Tensor& maps) { got.emplace_back(name, maps); });
+  auto model = probed_network(net);
+  at::Tensor predictions;
+  capture_probes(*model, data, t, positions, probes, o,
+                 [&](const std::string& name, const at::Tensor& maps) { got.emplace_back(name, maps); },
+                 &predictions);
   ASSERT_EQ(got.size(), 3u);
   torch::NoGradGuard no_grad;
   net->eval();
-  const ProbeOutputs all = net->forward_probes(make_input(data, t, positions), probes);
+  const ProbeOutputs all = net->forward_probes(make_input(data, t, positions), probes, true);
+  EXPECT_TRUE(at::equal(predictions, all.logits.argmax(1)));
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(got[i].first, probes[i]);
     EXPECT_TRUE(at::allclose(got[i].second, all.outputs[i].second, 1e-5, 1e-6)) << probes[i];

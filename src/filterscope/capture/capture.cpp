@@ -20,15 +20,11 @@ const ParamTable<CaptureOptions>& CaptureOptions::params() {
   return table;
 }
 
-std::vector<std::vector<int64_t>> probe_shapes(Network& network, const std::vector<std::string>& probes) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = network->is_training();
-  network->eval();
-  const auto device = network->parameters().front().device();
-  const at::Tensor x = at::zeros({1, network->in_channels(), network->input_size(), network->input_size()},
-                                 at::TensorOptions().device(device));
-  const ProbeOutputs out = network->forward_probes(x, probes);
-  network->train(was_training);
+std::vector<std::vector<int64_t>> probe_shapes(ProbedModel& model, const std::vector<std::string>& probes) {
+  std::vector<int64_t> shape = {1};
+  for (int64_t d : model.input_shape()) shape.push_back(d);
+  const at::Tensor x = at::zeros(shape, at::TensorOptions().device(model.device()));
+  const ProbeOutputs out = model.forward_probes(x, probes, false);
   std::vector<std::vector<int64_t>> shapes;
   for (const auto& name : probes) {
     for (const auto& [got, t] : out.outputs)
@@ -64,41 +60,49 @@ std::vector<std::vector<std::string>> plan_passes(const std::vector<std::string>
 }
 }  // namespace
 
-std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
+std::vector<std::vector<std::string>> plan_capture(ProbedModel& model, const std::vector<std::string>& probes,
                                                    int64_t n, const CaptureOptions& options) {
   validate_params(options, CaptureOptions::params());
   FS_CHECK(!probes.empty(), "no probe points selected");
-  return plan_passes(probes, probe_shapes(network, probes), n, options);
+  return plan_passes(probes, probe_shapes(model, probes), n, options);
 }
 
-void capture_probes(Network& network, const Dataset& data, const InputTransform& transform,
+void capture_probes(ProbedModel& model, const Dataset& data, const InputTransform& transform,
                     const at::Tensor& positions, const std::vector<std::string>& probes,
-                    const CaptureOptions& options, const c10::Device& device,
-                    const std::function<void(const std::string&, const at::Tensor&)>& consume) {
+                    const CaptureOptions& options,
+                    const std::function<void(const std::string&, const at::Tensor&)>& consume,
+                    at::Tensor* predictions) {
   const int64_t n = positions.numel();
   FS_CHECK(n > 0, "the probe set is empty");
   validate_params(options, CaptureOptions::params());
   FS_CHECK(!probes.empty(), "no probe points selected");
-  const auto shapes = probe_shapes(network, probes);
+  const auto shapes = probe_shapes(model, probes);
   const auto passes = plan_passes(probes, shapes, n, options);
   torch::NoGradGuard no_grad;
-  const bool was_training = network->is_training();
-  network->eval();
+  bool first_pass = true;
+  if (predictions) *predictions = at::empty({n}, at::kLong);
   for (const auto& pass : passes) {
     std::vector<at::Tensor> maps;
     for (const auto& name : pass) {
       const size_t i = static_cast<size_t>(std::find(probes.begin(), probes.end(), name) - probes.begin());
       maps.push_back(at::empty({n, shapes[i][0], shapes[i][1], shapes[i][2]}, at::kFloat));
     }
+    const bool logits = first_pass && predictions != nullptr;
     for (int64_t start = 0; start < n; start += options.batch_size) {
       const int64_t count = std::min(options.batch_size, n - start);
-      const at::Tensor x = make_input(data, transform, positions.narrow(0, start, count)).to(device);
-      const ProbeOutputs out = network->forward_probes(x, pass);
+      const at::Tensor x = make_input(data, transform, positions.narrow(0, start, count)).to(model.device());
+      const ProbeOutputs out = model.forward_probes(x, pass, logits);
       for (size_t j = 0; j < pass.size(); ++j) maps[j].narrow(0, start, count).copy_(out.outputs[j].second);
+      if (logits) {
+        if (out.logits.defined() && predictions->defined())
+          predictions->narrow(0, start, count).copy_(out.logits.argmax(1));
+        else
+          *predictions = at::Tensor();
+      }
     }
+    first_pass = false;
     for (size_t j = 0; j < pass.size(); ++j) consume(pass[j], maps[j]);
   }
-  network->train(was_training);
 }
 
 at::Tensor mean_abs_activation(const at::Tensor& maps) {

@@ -10,7 +10,7 @@
 
 #include "filterscope/core/params.h"
 #include "filterscope/data/dataset.h"
-#include "filterscope/models/network.h"
+#include "filterscope/models/probed_model.h"
 
 namespace filterscope {
 
@@ -22,19 +22,22 @@ struct CaptureOptions {
 };
 
 /// Shape [C, H, W] of each named probe's output for the network's input size.
-std::vector<std::vector<int64_t>> probe_shapes(Network& network, const std::vector<std::string>& probes);
+std::vector<std::vector<int64_t>> probe_shapes(ProbedModel& model, const std::vector<std::string>& probes);
 
 /// Splits probes into passes (forward order kept) whose maps for n images fit max_memory_mb.
 /// Throws Error naming the probe and the memory it needs when one alone does not fit.
-std::vector<std::vector<std::string>> plan_capture(Network& network, const std::vector<std::string>& probes,
+std::vector<std::vector<std::string>> plan_capture(ProbedModel& model, const std::vector<std::string>& probes,
                                                    int64_t n, const CaptureOptions& options);
 
-/// Runs the network (eval mode, no gradients) over the samples at `positions` of `data` and calls
-/// consume(name, maps) once per probe, maps [N, C, H, W] float32 on the CPU, pass by pass.
-void capture_probes(Network& network, const Dataset& data, const InputTransform& transform,
+/// Runs the model (eval mode, no gradients, on its device) over the samples at `positions` of
+/// `data` and calls consume(name, maps) once per probe, maps [N, C, H, W] float32 on the CPU, pass
+/// by pass. With `predictions`, also sets it to the model's predicted class per sample (int64 [N];
+/// undefined when the model's output is not [N, classes]).
+void capture_probes(ProbedModel& model, const Dataset& data, const InputTransform& transform,
                     const at::Tensor& positions, const std::vector<std::string>& probes,
-                    const CaptureOptions& options, const c10::Device& device,
-                    const std::function<void(const std::string&, const at::Tensor&)>& consume);
+                    const CaptureOptions& options,
+                    const std::function<void(const std::string&, const at::Tensor&)>& consume,
+                    at::Tensor* predictions = nullptr);
 
 /// Mean absolute activation of each filter: maps [N, C, H, W] -> [C] float64. Absolute values,
 /// because convolution outputs are signed and a plain mean can cancel to zero.

@@ -1,11 +1,11 @@
 #include "filterscope/cluster/gmm.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/numpy_random.h"
 
 namespace filterscope {
 
@@ -25,7 +25,8 @@ const ParamTable<GmmOptions>& GmmOptions::params() {
       {"kmeans-tol", &GmmOptions::kmeans_tol,
        "Lloyd stops when the squared centre shift is at most this times the mean variance",
        Bounds::at_least(0)},
-      {"seed", &GmmOptions::seed, "seed of the k-means++ draws", Bounds::at_least(0)},
+      {"seed", &GmmOptions::seed, "seed of the k-means++ draws: the same numbers numpy.random.RandomState(seed) draws for scikit-learn",
+       Bounds::closed(0, 4294967295.0)},
       {"max-batch-mb", &GmmOptions::max_batch_mb,
        "memory for one batch of fits on the tensor (CUDA) path; larger jobs run in chunks",
        Bounds::closed(16, 1e7)},
@@ -67,11 +68,30 @@ GmmFit fit_gmm(const at::Tensor& points, const GmmOptions& options, const at::Te
   const at::Tensor kmeans_tol = (x.var(1, /*unbiased=*/false).mean(1) * options.kmeans_tol).contiguous();
 
   // Every random draw is made here, on the CPU, in one fixed order: both backends and every
-  // device see the same numbers.
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(options.seed));
+  // device see the same numbers. Each (set, K) fit draws from its own RandomState(seed) in
+  // scikit-learn's order (per initialisation: randint(N) for the first k-means++ centre, then
+  // 2 + ln K uniforms per further centre), so GaussianMixture(random_state=seed) on the same
+  // points starts from the same centres.
   const int64_t trials = detail::kmeans_trials(kmax);
-  const at::Tensor u_first = at::rand({n_sets, kn, inits}, gen, cpu_f64);
-  const at::Tensor u_cand = at::rand({n_sets, kn, inits, std::max<int64_t>(kmax - 1, 1), trials}, gen, cpu_f64);
+  const int64_t cand_rows = std::max<int64_t>(kmax - 1, 1);
+  at::Tensor first_draw = at::zeros({n_sets, kn, inits}, at::kLong);
+  at::Tensor u_cand = at::zeros({n_sets, kn, inits, cand_rows, trials}, cpu_f64);
+  {
+    auto first_a = first_draw.accessor<int64_t, 3>();
+    auto cand_a = u_cand.accessor<double, 5>();
+    for (int64_t s = 0; s < n_sets; ++s) {
+      for (int64_t ki = 0; ki < kn; ++ki) {
+        const int64_t k = options.kmin + ki;
+        NumpyRandomState random(static_cast<uint32_t>(options.seed));
+        for (int64_t i = 0; i < inits; ++i) {
+          first_a[s][ki][i] = random.randint(n);
+          for (int64_t c = 1; c < k; ++c)
+            for (int64_t t = 0; t < detail::kmeans_trials(k); ++t)
+              cand_a[s][ki][i][c - 1][t] = random.uniform();
+        }
+      }
+    }
+  }
 
   // The fits that run: K <= N and the set neither skipped nor non-finite.
   at::Tensor runnable = finite.clone();
@@ -108,7 +128,7 @@ GmmFit fit_gmm(const at::Tensor& points, const GmmOptions& options, const at::Te
     batch.points = x;
     batch.set_of = set_all.index_select(0, ids);
     batch.k_of = k_all.index_select(0, ids);
-    batch.u_first = u_first.reshape(-1).index_select(0, ids);
+    batch.first = first_draw.reshape(-1).index_select(0, ids);
     batch.u_cand = u_cand.reshape({total, u_cand.size(3), trials}).index_select(0, ids);
     batch.kmeans_tol = kmeans_tol;
     batch.kmax = kmax;

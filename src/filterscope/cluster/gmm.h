@@ -17,7 +17,7 @@ struct GmmOptions {
   int64_t n_init = 1;             ///< initialisations per fit; the best lower bound wins
   int64_t kmeans_max_iter = 300;  ///< Lloyd iterations at most in the k-means initialisation
   double kmeans_tol = 1e-4;       ///< Lloyd stops when the centre shift falls under this x mean variance
-  int64_t seed = 0;               ///< seed of the k-means++ draws
+  int64_t seed = 0;               ///< seed of the k-means++ draws (numpy RandomState semantics)
   int64_t max_batch_mb = 1024;    ///< memory for one batch of fits (tensor path); larger jobs are chunked
 
   static const ParamTable<GmmOptions>& params();
@@ -57,7 +57,7 @@ struct GmmBatch {
   at::Tensor points;   ///< [S, N, 2] float64, contiguous, each set centred
   at::Tensor set_of;   ///< [B] int64: the point set of each fit
   at::Tensor k_of;     ///< [B] int64: components of each fit
-  at::Tensor u_first;  ///< [B] float64 in [0, 1): draw of the first k-means++ centre
+  at::Tensor first;    ///< [B] int64: index of the first k-means++ centre
   at::Tensor u_cand;   ///< [B, kmax - 1, trials] float64 in [0, 1): draws of the candidates
   at::Tensor kmeans_tol;  ///< [S] float64: absolute Lloyd tolerance of each set
   int64_t kmax = 0;

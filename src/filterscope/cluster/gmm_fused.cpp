@@ -92,7 +92,7 @@ struct Fit {
   int64_t n;
   int64_t n_pad;
   int k;
-  const double* u_first;
+  int64_t first;
   const double* u_cand;  // [kmax - 1][trials]
   int64_t trials_stride;
   double kmeans_tol;
@@ -136,8 +136,7 @@ void kmeans_init(const Fit& f, std::vector<double>& cx, std::vector<double>& cy,
   std::vector<double> closest(static_cast<size_t>(n)), candidate(static_cast<size_t>(n)),
       best(static_cast<size_t>(n));
   // k-means++ with scikit-learn's greedy candidate trials.
-  int64_t first = static_cast<int64_t>(*f.u_first * static_cast<double>(n));
-  first = std::min(first, n - 1);
+  const int64_t first = f.first;
   cx[0] = f.xs[first];
   cy[0] = f.ys[first];
   double pot = 0;
@@ -444,7 +443,7 @@ GmmBatchResult fit_gmm_batch_fused(const GmmBatch& batch) {
 
   const at::Tensor set_of = batch.set_of.contiguous();
   const at::Tensor k_of = batch.k_of.contiguous();
-  const at::Tensor u_first = batch.u_first.contiguous();
+  const at::Tensor first = batch.first.contiguous();
   const at::Tensor u_cand = batch.u_cand.contiguous();
   const at::Tensor tol = batch.kmeans_tol.contiguous();
   const int64_t cand_stride = u_cand.size(1) * u_cand.size(2);
@@ -460,7 +459,7 @@ GmmBatchResult fit_gmm_batch_fused(const GmmBatch& batch) {
       f.n = n;
       f.n_pad = n_pad;
       f.k = static_cast<int>(k_of.data_ptr<int64_t>()[b]);
-      f.u_first = u_first.data_ptr<double>() + b;
+      f.first = first.data_ptr<int64_t>()[b];
       f.u_cand = u_cand.data_ptr<double>() + b * cand_stride;
       f.trials_stride = trials_stride;
       f.kmeans_tol = tol.data_ptr<double>()[s];

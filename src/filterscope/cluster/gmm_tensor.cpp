@@ -93,7 +93,7 @@ GmmBatchResult fit_gmm_batch_tensor(const GmmBatch& batch) {
   // k-means++ with greedy candidate trials.
   at::Tensor centres = at::zeros({fits, kmax, 2}, f64);
   {
-    at::Tensor first = (batch.u_first.to(device) * n).floor().to(at::kLong).clamp_max(n - 1);
+    at::Tensor first = batch.first.to(device);
     at::Tensor c0 = x.index({all, first});  // [B, 2]
     centres.select(1, 0).copy_(c0);
     at::Tensor closest = squared_distances(x, c0.unsqueeze(1)).squeeze(2);  // [B, N]

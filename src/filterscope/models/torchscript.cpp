@@ -1,0 +1,351 @@
+#include "filterscope/models/torchscript.h"
+
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/csrc/jit/serialization/import.h>
+#include <torch/utils.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <map>
+
+#include "filterscope/core/error.h"
+
+namespace filterscope {
+
+namespace jit = torch::jit;
+namespace fs = std::filesystem;
+
+bool is_torchscript_archive(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[2] = {0, 0};
+  in.read(magic, 2);
+  return in && magic[0] == 'P' && magic[1] == 'K';
+}
+
+TorchScriptInfo read_torchscript_info(const fs::path& path) {
+  TorchScriptInfo info;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path.string());
+    if (!reader.hasRecord("extra/filterscope.json")) return info;
+    auto record = reader.getRecord("extra/filterscope.json");
+    const auto* data = static_cast<const char*>(std::get<0>(record).get());
+    info.extra = nlohmann::json::parse(std::string(data, std::get<1>(record)));
+  } catch (const nlohmann::json::exception&) {
+    throw Error(detail::concat(path.string(), ": extra file filterscope.json is not valid JSON"));
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": not a TorchScript file (", describe_exception(e), ")"));
+  }
+  return info;
+}
+
+namespace {
+
+bool classify(const jit::Node* node, ProbeKind* kind, std::string* op) {
+  const std::string k = node->kind().toQualString();
+  if (k == "aten::conv2d" || k == "aten::_convolution" || k == "aten::convolution") {
+    *kind = ProbeKind::Conv;
+    *op = "conv2d";
+  } else if (k == "aten::relu" || k == "aten::relu_") {
+    *kind = ProbeKind::ReLU;
+    *op = "relu";
+  } else if (k == "aten::max_pool2d" || k == "aten::max_pool2d_with_indices") {
+    *kind = ProbeKind::MaxPool;
+    *op = "max_pool2d";
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* module_class_for(ProbeKind kind) {
+  switch (kind) {
+    case ProbeKind::Conv: return "Conv2d";
+    case ProbeKind::ReLU: return "ReLU";
+    case ProbeKind::MaxPool: return "MaxPool2d";
+  }
+  return "";
+}
+
+// The module path of an inlined node from its call stack ("layer1.0.conv1"), and the class of the
+// innermost module whose code made it. Entries for a method called on the same module ("SELF")
+// and for plain functions (F.relu) add nothing to the path.
+std::pair<std::string, std::string> module_path(const jit::Node* node) {
+  std::string path, cls;
+  const auto stack = node->callstack();
+  if (!stack) return {path, cls};
+  for (const auto& entry : (*stack)->vec()) {
+    const auto& info = std::get<2>(entry);
+    if (!info) continue;
+    if (info->class_type()) cls = info->class_type()->name() ? info->class_type()->name()->name() : "";
+    if (info->instance_name() == "SELF") continue;
+    path += (path.empty() ? "" : ".") + info->instance_name();
+  }
+  return {path, cls};
+}
+
+// Visits every node, nested blocks included.
+void for_each_node(jit::Block* block, const std::function<void(jit::Node*)>& visit) {
+  for (jit::Node* node : block->nodes()) {
+    visit(node);
+    for (jit::Block* inner : node->blocks()) for_each_node(inner, visit);
+  }
+}
+
+// The module's forward with every call inlined and its plain attributes (training, inplace,
+// padding_mode, ...) made constants, so that the branches on them fold away and the convolution,
+// ReLU and pooling nodes stand in the top-level block. Parameters and buffers stay attribute
+// reads of `self`. (torch.jit.freeze would do this too, but it rewrites the graph more and leaves
+// call stacks that point at deleted functions, which crash error reporting.)
+std::shared_ptr<jit::Graph> inlined_forward(const jit::Module& module) {
+  std::shared_ptr<jit::Graph> g = module.get_method("forward").graph()->copy();
+  jit::Inline(*g);
+  std::set<std::string> written;
+  for_each_node(g->block(), [&](jit::Node* node) {
+    if (node->kind() == c10::prim::SetAttr) written.insert(node->s(c10::attr::name));
+  });
+  std::vector<jit::Node*> reads;
+  for_each_node(g->block(), [&](jit::Node* node) {
+    if (node->kind() == c10::prim::GetAttr) reads.push_back(node);
+  });
+  jit::Value* self = g->inputs()[0];
+  for (jit::Node* node : reads) {
+    const std::string name = node->s(c10::attr::name);
+    if (written.count(name)) continue;
+    const auto type = node->output()->type();
+    if (type->kind() == c10::TypeKind::TensorType || type->kind() == c10::TypeKind::ClassType) continue;
+    // The chain of attribute reads from self that leads here.
+    std::vector<std::string> chain = {name};
+    const jit::Node* up = node->input()->node();
+    while (up->kind() == c10::prim::GetAttr) {
+      chain.push_back(up->s(c10::attr::name));
+      up = up->input()->node();
+    }
+    const jit::Value* root = node->input();
+    while (root->node()->kind() == c10::prim::GetAttr) root = root->node()->input();
+    if (root != self) continue;
+    c10::IValue value = module._ivalue();
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) value = value.toObjectRef().getAttr(*it);
+    jit::WithInsertPoint here(node);
+    if (auto constant = jit::tryInsertConstant(*g, value)) node->output()->replaceAllUsesWith(*constant);
+  }
+  jit::ConstantPropagation(g);
+  jit::EliminateDeadCode(g);
+  return g;
+}
+
+class TorchScriptModel : public ProbedModel {
+ public:
+  TorchScriptModel(jit::Module module, std::string file_name, std::vector<int64_t> input_shape)
+      : module_(std::move(module)), file_name_(std::move(file_name)), input_shape_(std::move(input_shape)) {
+    graph_ = inlined_forward(module_);
+    discover();
+  }
+
+  const std::vector<ProbePoint>& probe_points() const override { return probes_; }
+
+  ProbeOutputs forward_probes(const at::Tensor& x, const std::vector<std::string>& names,
+                              bool need_logits) override {
+    std::vector<size_t> ids;
+    for (const auto& name : names) ids.push_back(index_of(name));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    const std::vector<c10::IValue> values = run(x, ids, need_logits);
+    ProbeOutputs out;
+    size_t next = 0;
+    if (need_logits) {
+      const c10::IValue& y = values[next++];
+      if (y.isTensor() && y.toTensor().dim() == 2 && y.toTensor().size(0) == x.size(0)) out.logits = y.toTensor();
+    }
+    for (size_t id : ids) {
+      const c10::IValue& v = values[next++];
+      FS_CHECK(v.isTensor() && v.toTensor().dim() == 4, file_name_, ": probe ", probes_[id].name,
+               " did not produce an [N, C, H, W] tensor");
+      out.outputs.emplace_back(probes_[id].name, v.toTensor());
+    }
+    return out;
+  }
+
+  std::vector<int64_t> input_shape() const override { return input_shape_; }
+  c10::Device device() const override { return device_; }
+  void to(const c10::Device& device) override {
+    module_.to(device);
+    device_ = device;
+  }
+  std::string description() const override { return file_name_ + " (TorchScript)"; }
+
+  // Channels of every probe, from one forward pass on a zero image. ReLUs and poolings whose output
+  // is not [N, C, H, W] (those of a classifier head) are not probe points.
+  void measure_channels() {
+    std::vector<size_t> all(probes_.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    std::vector<int64_t> shape = {1};
+    shape.insert(shape.end(), input_shape_.begin(), input_shape_.end());
+    const auto values = run(at::zeros(shape, at::TensorOptions().device(device_)), all, false);
+    std::vector<ProbePoint> kept;
+    std::vector<size_t> kept_positions;
+    for (size_t i = 0; i < probes_.size(); ++i) {
+      if (!values[i].isTensor() || values[i].toTensor().dim() != 4) continue;
+      probes_[i].channels = values[i].toTensor().size(1);
+      probes_[i].layer_index = static_cast<int64_t>(kept.size());
+      kept.push_back(probes_[i]);
+      kept_positions.push_back(positions_[i]);
+    }
+    probes_ = std::move(kept);
+    positions_ = std::move(kept_positions);
+    functions_.clear();
+  }
+
+ private:
+  std::vector<c10::IValue> run(const at::Tensor& x, const std::vector<size_t>& ids, bool logits) {
+    const auto& fn = function_for(ids, logits);
+    torch::NoGradGuard no_grad;
+    // Plain interpretation: the profiling executor's rewrites would make the numbers depend on
+    // how many batches ran before.
+    jit::GraphOptimizerEnabledGuard no_optimizer(false);
+    std::vector<c10::IValue> stack{module_._ivalue(), x};
+    fn->run(stack);
+    return stack.back().toTupleRef().elements().vec();
+  }
+
+  size_t index_of(const std::string& name) const {
+    for (size_t i = 0; i < probes_.size(); ++i)
+      if (probes_[i].name == name) return i;
+    probe(name);  // throws the error listing the names
+    return 0;
+  }
+
+  void discover() {
+    std::map<std::string, int> seen;
+    std::map<const jit::Node*, size_t> conv_of_node;
+    size_t position = 0;
+    for (const jit::Node* node : graph_->nodes()) {
+      ProbeKind kind;
+      std::string op;
+      if (classify(node, &kind, &op)) {
+        auto [path, cls] = module_path(node);
+        std::string name = cls == module_class_for(kind) ? path : (path.empty() ? op : path + "." + op);
+        const int count = ++seen[name];
+        if (count > 1) name += "@" + std::to_string(count);
+        ProbePoint p;
+        p.name = name;
+        p.kind = kind;
+        p.layer_index = static_cast<int64_t>(probes_.size());
+        p.channels = 0;
+        if (kind == ProbeKind::Conv) {
+          p.owner_conv = name;
+          conv_of_node[node] = probes_.size();
+        } else {
+          // The convolution whose channels these are: up the first input through channel-wise
+          // layers (batch norm, ReLU, pooling, the main branch of a residual add).
+          const jit::Node* up = node;
+          while (!up->inputs().empty() && up->kind() != c10::prim::Param) {
+            up = up->inputs()[0]->node();
+            auto it = conv_of_node.find(up);
+            if (it != conv_of_node.end()) {
+              p.owner_conv = probes_[it->second].name;
+              break;
+            }
+            if (up->kind() == c10::prim::GetAttr || up->kind() == c10::prim::Constant) break;
+          }
+        }
+        probes_.push_back(p);
+        positions_.push_back(position);
+      }
+      ++position;
+    }
+  }
+
+  const std::shared_ptr<jit::GraphFunction>& function_for(const std::vector<size_t>& ids, bool logits) {
+    std::string key = logits ? "L" : "-";
+    for (size_t id : ids) key += "," + std::to_string(id);
+    auto& slot = functions_[key];
+    if (slot) return slot;
+    std::shared_ptr<jit::Graph> g = graph_->copy();
+    const std::vector<jit::Node*> nodes(g->nodes().begin(), g->nodes().end());
+    std::vector<jit::Value*> outputs;
+    if (logits) outputs.push_back(g->outputs()[0]);
+    for (size_t id : ids) {
+      jit::Node* node = nodes[positions_[id]];
+      // A copy, taken right away: an in-place op further on (ReLU(inplace=True)) would change it.
+      jit::WithInsertPoint here(node->next());
+      outputs.push_back(g->insert(c10::aten::clone, {node->outputs()[0]}));
+    }
+    while (!g->outputs().empty()) g->eraseOutput(0);
+    {
+      jit::WithInsertPoint end(g->return_node());
+      g->registerOutput(g->insertNode(g->createTuple(outputs))->output());
+    }
+    jit::EliminateDeadCode(g);
+    slot = std::make_shared<jit::GraphFunction>("filterscope_probes", g, nullptr);
+    return slot;
+  }
+
+  jit::Module module_;
+  std::string file_name_;
+  std::vector<int64_t> input_shape_;
+  c10::Device device_{c10::kCPU};
+  std::shared_ptr<jit::Graph> graph_;
+  std::vector<ProbePoint> probes_;
+  std::vector<size_t> positions_;  // of each probe's node among the graph's top-level nodes
+  std::map<std::string, std::shared_ptr<jit::GraphFunction>> functions_;
+};
+
+// The input channels the model's first convolution takes, for the error on a wrong shape.
+std::string first_conv_hint(const jit::Module& module) {
+  for (const auto& p : module.named_parameters(true)) {
+    if (p.value.dim() == 4)
+      return detail::concat("; its first convolution (", p.name, ") takes ", p.value.size(1),
+                            " input channel", p.value.size(1) == 1 ? "" : "s");
+  }
+  return "";
+}
+
+}  // namespace
+
+std::unique_ptr<ProbedModel> load_torchscript_model(const fs::path& path, const std::vector<int64_t>& input_shape,
+                                                    const c10::Device& device) {
+  FS_CHECK(fs::exists(path), path.string(), ": no such file");
+  FS_CHECK(input_shape.size() == 3, "input shape must be [C, H, W]");
+  jit::Module module;
+  try {
+    module = jit::load(path.string(), c10::kCPU);
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": not a TorchScript file (", describe_exception(e), ")"));
+  }
+  FS_CHECK(module.find_method("forward").has_value(), path.string(), ": the TorchScript module has no forward method");
+  std::unique_ptr<TorchScriptModel> model;
+  try {
+    module.eval();
+    model = std::make_unique<TorchScriptModel>(module, path.filename().string(), input_shape);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": cannot prepare the model's forward graph (",
+                               describe_exception(e), ")"));
+  }
+  bool has_conv = false;
+  for (const auto& p : model->probe_points()) has_conv = has_conv || p.kind == ProbeKind::Conv;
+  FS_CHECK(has_conv, path.string(),
+           ": the model has no convolution in its forward graph; filterscope analyses convolution filters");
+  model->to(device);
+  try {
+    model->measure_channels();
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": the model rejects inputs of shape [N, ", input_shape[0], ", ",
+                               input_shape[1], ", ", input_shape[2], "] (", describe_exception(e), ")",
+                               first_conv_hint(module)));
+  }
+  return model;
+}
+
+}  // namespace filterscope

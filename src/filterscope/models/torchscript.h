@@ -1,0 +1,40 @@
+// Models exported from PyTorch (torch.jit.script or torch.jit.trace), analysed without Python and
+// without hooks in the user's code: the forward graph is frozen and inlined, and every
+// convolution, ReLU and max-pool node in it becomes a probe point named by the module path
+// PyTorch users know ("features.0", "layer1.0.conv1"). A module called twice gets "@2" on its
+// second output ("layer1.0.relu@2"); a functional call (F.relu in a forward) is named by the
+// module whose forward makes it and the op ("relu", "layer1.0.max_pool2d"). A probe set is read by
+// running a copy of the graph that returns the wanted values besides (or instead of) the output.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "filterscope/models/probed_model.h"
+
+namespace filterscope {
+
+/// What the file says about itself: the extra file "filterscope.json" written by exporters
+/// (input_size, mean, std); empty when absent.
+struct TorchScriptInfo {
+  nlohmann::json extra;
+};
+
+/// True when the file is a TorchScript archive (a zip holding code/ and data.pkl), whether a
+/// user's model or a filterscope checkpoint.
+bool is_torchscript_archive(const std::filesystem::path& path);
+
+/// Loads a TorchScript model for inputs of shape [C, H, W] (input_shape). Checks it by running
+/// one image: throws Error naming the file for a file that is not TorchScript, a model without
+/// convolution, or a model that rejects the input shape (with the channels its first convolution
+/// expects).
+std::unique_ptr<ProbedModel> load_torchscript_model(const std::filesystem::path& path,
+                                                    const std::vector<int64_t>& input_shape,
+                                                    const c10::Device& device);
+
+/// Reads only the extra file "filterscope.json" of a TorchScript archive.
+TorchScriptInfo read_torchscript_info(const std::filesystem::path& path);
+
+}  // namespace filterscope
