@@ -20,6 +20,7 @@ int run(int argc, const char* const* argv) {
   Commands commands;
   register_train(app, commands);
   register_cluster(app, commands);
+  register_analyze(app, commands);
   register_docs(app, commands);
   try {
     app.parse(argc, argv);

@@ -137,6 +137,9 @@ PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
   for (int64_t start = 0; start < c; start += chunk) {
     const int64_t count = std::min(chunk, c - start);
     at::Tensor x = maps.narrow(0, start, count).to(at::kDouble).contiguous();
+    // 1x1 maps (the last stage of a ResNet on small images) have one coordinate: a zero second
+    // one makes them rank 1 rather than an error.
+    if (d == 1) x = at::cat({x, at::zeros_like(x)}, 2);
     // NaN and Inf survive a sum: one reduction finds the affected filters.
     const at::Tensor finite = at::isfinite(x.sum({1, 2}));
     if (!finite.all().item<bool>()) x = x.masked_fill(finite.logical_not().view({count, 1, 1}), 0.0);

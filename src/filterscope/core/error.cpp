@@ -11,12 +11,16 @@ std::string describe_exception(const std::exception& e) {
   } else {
     text = e.what();
   }
-  // TorchScript errors and c10 messages run over several lines; users get the first non-empty one.
+  // TorchScript errors and c10 messages run over several lines; users get the first non-empty one,
+  // except for the interpreter's "The following operation failed" preamble, whose cause is the
+  // last line ("RuntimeError: mat1 and mat2 shapes cannot be multiplied ...").
   std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
-  }
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) kept.push_back(line);
+  if (kept.size() > 1 && kept.front().rfind("The following operation failed in the TorchScript interpreter", 0) == 0)
+    return kept.back();
+  if (!kept.empty()) return kept.front();
   return text.empty() ? std::string("unknown error") : text;
 }
 

@@ -190,12 +190,14 @@ class TorchScriptModel : public ProbedModel {
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     std::vector<int64_t> shape = {1};
     shape.insert(shape.end(), input_shape_.begin(), input_shape_.end());
-    const auto values = run(at::zeros(shape, at::TensorOptions().device(device_)), all, false);
+    // With the output: a head that does not fit the input shape fails here, not mid-analysis.
+    const auto values = run(at::zeros(shape, at::TensorOptions().device(device_)), all, true);
     std::vector<ProbePoint> kept;
     std::vector<size_t> kept_positions;
     for (size_t i = 0; i < probes_.size(); ++i) {
-      if (!values[i].isTensor() || values[i].toTensor().dim() != 4) continue;
-      probes_[i].channels = values[i].toTensor().size(1);
+      const c10::IValue& v = values[i + 1];
+      if (!v.isTensor() || v.toTensor().dim() != 4) continue;
+      probes_[i].channels = v.toTensor().size(1);
       probes_[i].layer_index = static_cast<int64_t>(kept.size());
       kept.push_back(probes_[i]);
       kept_positions.push_back(positions_[i]);

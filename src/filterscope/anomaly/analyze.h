@@ -1,0 +1,55 @@
+// One model, one probe set: capture every chosen probe point, project each filter's maps to 2-D,
+// cluster them, and apply the anomaly criteria. The library side of `filterscope analyze`, also
+// what epoch tracking runs per checkpoint.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "filterscope/anomaly/criteria.h"
+#include "filterscope/capture/capture.h"
+#include "filterscope/cluster/engine.h"
+#include "filterscope/cluster/pca.h"
+#include "filterscope/models/probed_model.h"
+
+namespace filterscope {
+
+struct AnalyzeOptions {
+  std::string layers = "all";  ///< comma-separated probe names, or kinds (conv, relu, maxpool), or all
+  CaptureOptions capture;
+  PcaOptions pca;
+  GmmOptions gmm;
+  AnomalyOptions anomaly;
+  bool keep_points = false;  ///< keep each layer's 2-D projections and labels in the result
+  bool progress = true;      ///< a progress line per layer on stderr
+};
+
+struct LayerAnalysis {
+  ProbePoint probe;
+  std::vector<int64_t> shape;  ///< [C, H, W]
+  at::Tensor mean_activation;  ///< [C] float64: mean |activation| over samples and positions
+  at::Tensor pca_status;       ///< [C] int64 (PcaStatus)
+  at::Tensor explained_variance;  ///< [C, 2]
+  ClusterResult clusters;
+  LayerCriteria criteria;
+  at::Tensor points;           ///< [C, N, 2] float32 projections when keep_points
+  double seconds = 0;
+};
+
+struct Analysis {
+  std::vector<LayerAnalysis> layers;
+  at::Tensor predictions;  ///< [N] int64 predicted class of each probe sample (undefined if the model has no logits)
+  double capture_seconds = 0, cluster_seconds = 0;
+};
+
+/// The probe names `selection` picks out of the model's, in forward order; throws Error for an
+/// unknown name or an empty selection.
+std::vector<std::string> select_layers(const ProbedModel& model, const std::string& selection);
+
+/// probe_set: the samples (already chosen), transform: how they become input.
+Analysis analyze_model(ProbedModel& model, const Dataset& probe_set, const InputTransform& transform,
+                       const AnalyzeOptions& options);
+
+}  // namespace filterscope

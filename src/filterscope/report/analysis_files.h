@@ -1,0 +1,41 @@
+// The files `filterscope analyze` writes: analysis.json (versioned schema), filters.csv (one row
+// per filter), outliers.csv (one row per outlier sample) and, on request, the 2-D projections.
+#pragma once
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "filterscope/anomaly/analyze.h"
+#include "filterscope/data/dataset.h"
+
+namespace filterscope {
+
+inline constexpr const char* kAnalysisFormat = "filterscope-analysis-1";
+
+/// What the analysis ran on, for the record.
+struct AnalysisContext {
+  nlohmann::json model;     ///< description, source file, kind, epoch
+  nlohmann::json data;      ///< dataset, split, probe size and seed
+  nlohmann::json settings;  ///< every option in force
+  const Dataset* probe_set = nullptr;
+  at::Tensor noisy;         ///< [N] bool, optional: probe samples whose training label was replaced
+  AnomalyOptions anomaly;   ///< the criteria applied (for the closest-miss lines)
+};
+
+/// Outlier samples: probe positions in a small cluster of at least one anomaly filter, with the
+/// "layer:filter" names of those filters.
+struct Outlier {
+  int64_t position = 0;
+  std::vector<std::string> filters;
+};
+std::vector<Outlier> outlier_samples(const Analysis& analysis);
+
+nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& context);
+
+/// Writes analysis.json, filters.csv and outliers.csv into out_dir (atomically, each), and with
+/// projections the folder projections/ (LAYER.points.npy [C, N, 2] float32, LAYER.labels.npy
+/// [C, N] int64 cluster of each sample at the chosen K, samples.npy [N] int64 dataset indices).
+void write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
+                    const AnalysisContext& context, bool projections);
+
+}  // namespace filterscope
