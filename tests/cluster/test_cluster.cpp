@@ -147,7 +147,7 @@ TEST(Pca, MatchesAnExactSvd) {
   // 4 filters, 300 samples, 50-dim maps of decaying variance.
   at::Tensor scales = at::exp(-at::arange(50, at::kDouble) * 0.3);
   at::Tensor maps = at::randn({4, 300, 50}, g, at::kDouble) * scales + 3.0;
-  for (int64_t exact_max : {200, 8}) {  // eigendecomposition, then subspace iteration
+  for (int64_t exact_max : {200, 8}) {  // eigendecomposition, then block Krylov
     PcaOptions o;
     o.exact_max_dim = exact_max;
     PcaResult r = pca_2d(maps.to(at::kFloat), o);

@@ -56,7 +56,7 @@ TEST(ClusterCli, EveryBadInputHasItsMessage) {
       {{"cluster", ok, "--kmin", "6", "--kmax", "3"}, "--kmin (6) must not exceed --kmax (3)"},
       {{"cluster", ok, "--tol", "0"}, "--tol must be > 0, got 0"},
       {{"cluster", ok, "--reg-covar", "-1e-6"}, "--reg-covar must be >= 0, got -1e-06"},
-      {{"cluster", ok, "--max-iter", "0"}, "--max-iter must be in [1, 1e+06], got 0"},
+      {{"cluster", ok, "--max-iter", "0"}, "--max-iter must be in [1, 1000000], got 0"},
       {{"cluster", ok, "--n-init", "0"}, "--n-init must be in [1, 1000], got 0"},
       {{"cluster", ok, "--seed", "-1"}, "--seed must be in [0, 4294967295], got -1"},
       {{"cluster", ok, "--backend", "gpu"}, "--backend must be auto, fused or tensor"},

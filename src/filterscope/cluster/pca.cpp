@@ -11,13 +11,17 @@ namespace filterscope {
 const ParamTable<PcaOptions>& PcaOptions::params() {
   static const ParamTable<PcaOptions> table = {
       {"pca-exact-max-dim", &PcaOptions::exact_max_dim,
-       "min(N, H*W) up to which PCA eigendecomposes exactly; above, subspace iteration",
+       "min(N, H*W) up to which PCA eigendecomposes exactly; above, restarted block Krylov",
        Bounds::closed(2, 1e6)},
-      {"pca-max-iter", &PcaOptions::max_iter, "subspace iterations at most", Bounds::closed(1, 1e6)},
-      {"pca-tol", &PcaOptions::tol, "subspace iteration residual tolerance (relative)",
+      {"pca-max-iter", &PcaOptions::max_iter, "products with the covariance at most (each reads the maps twice)",
+       Bounds::closed(1, 1e6)},
+      {"pca-tol", &PcaOptions::tol, "iterative PCA stops when both residuals |A v - l v| are below this x the top eigenvalue",
        Bounds::positive()},
-      {"pca-oversample", &PcaOptions::oversample, "extra subspace vectors", Bounds::closed(0, 100)},
-      {"pca-seed", &PcaOptions::seed, "seed of the subspace iteration's start", Bounds::at_least(0)},
+      {"pca-oversample", &PcaOptions::oversample, "extra vectors in each Krylov block (block size 2 + this)",
+       Bounds::closed(0, 100)},
+      {"pca-krylov-steps", &PcaOptions::krylov_steps, "blocks in the Krylov basis before a restart",
+       Bounds::closed(1, 1000)},
+      {"pca-seed", &PcaOptions::seed, "seed of the iterative PCA's random start", Bounds::at_least(0)},
       {"pca-max-batch-mb", &PcaOptions::max_batch_mb, "float64 working memory per chunk of filters",
        Bounds::closed(16, 1e7)},
   };
@@ -36,19 +40,19 @@ const char* pca_status_text(PcaStatus status) {
 
 namespace {
 
-// Top two eigenpairs of symmetric [c, m, m] matrices, largest first. The matrices are small
-// (m <= exact_max_dim, or the subspace size), so they are solved on the CPU whatever the device:
+// Top `count` eigenpairs of symmetric [c, m, m] matrices, largest first. The matrices are small
+// (m <= exact_max_dim, or the Krylov basis), so they are solved on the CPU whatever the device:
 // that keeps CUDA builds off cuSOLVER, and LibTorch runs a batch of CPU eigendecompositions on one
 // thread, so the batch is split across threads here.
-std::pair<at::Tensor, at::Tensor> top2_eigh(const at::Tensor& a_any) {
+std::pair<at::Tensor, at::Tensor> top_eigh(const at::Tensor& a_any, int64_t count) {
   const at::Tensor a = a_any.cpu();
   const int64_t c = a.size(0), m = a.size(1);
-  at::Tensor values = at::empty({c, 2}, a.options());
-  at::Tensor vectors = at::empty({c, m, 2}, a.options());
+  at::Tensor values = at::empty({c, count}, a.options());
+  at::Tensor vectors = at::empty({c, m, count}, a.options());
   at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
     auto [w, v] = at::linalg_eigh(a.narrow(0, begin, end - begin));
-    values.narrow(0, begin, end - begin).copy_(w.narrow(1, m - 2, 2).flip(1));
-    vectors.narrow(0, begin, end - begin).copy_(v.narrow(2, m - 2, 2).flip(2));
+    values.narrow(0, begin, end - begin).copy_(w.narrow(1, m - count, count).flip(1));
+    vectors.narrow(0, begin, end - begin).copy_(v.narrow(2, m - count, count).flip(2));
   });
   return {values.to(a_any.device()), vectors.to(a_any.device())};
 }
@@ -67,49 +71,95 @@ at::Tensor orthonormalize_rows(const at::Tensor& y) {
   return at::stack(rows, 1);
 }
 
-// Projections [c, N, 2] and eigenvalues [c, 2] of one chunk of centred maps xc [c, N, D].
-std::tuple<at::Tensor, at::Tensor, at::Tensor> project_chunk(const at::Tensor& xc,
-                                                            const PcaOptions& o, uint64_t seed) {
+// Top two eigenpairs of A = xc^T xc for centred maps xc [c, N, D], without forming A: restarted
+// block Krylov. Each cycle grows an orthonormal basis [V, AV, A^2 V, ...] (block rows, so every
+// product reads xc as it lies in memory), solves the small projected problem (Rayleigh-Ritz) and
+// restarts from the best Ritz vectors until both residuals |A v - l v| are below tol x l1. A
+// Krylov basis reaches a given accuracy in far fewer products with A than subspace iteration (the
+// square root of them, roughly), and each product carries only a few vectors.
+// start: [c, b, D] random rows. Returns projections [c, N, 2], eigenvalues [c, 2], products used [c].
+std::tuple<at::Tensor, at::Tensor, at::Tensor> krylov_top2(const at::Tensor& xc, const at::Tensor& start,
+                                                          const PcaOptions& o) {
+  const int64_t c = xc.size(0), d = xc.size(2);
+  const int64_t b = start.size(1);
+  const int64_t steps = std::max<int64_t>(1, std::min(o.krylov_steps, d / b - 1));
+  auto apply = [&](const at::Tensor& rows) {  // A v for row vectors v [c, k, D]: (xc v^T)^T xc
+    return at::bmm(at::bmm(xc, rows.transpose(1, 2).contiguous()).transpose(1, 2).contiguous(), xc);
+  };
+  at::Tensor v = orthonormalize_rows(start);
+  at::Tensor vectors, values;
+  at::Tensor products = at::zeros({c}, at::kLong);
+  at::Tensor done = at::zeros({c}, at::kBool);
+  int64_t used = 0;
+  while (true) {
+    std::vector<at::Tensor> blocks = {v}, images;
+    for (int64_t j = 0; j <= steps; ++j) {
+      at::Tensor w = apply(blocks.back());
+      images.push_back(w);
+      ++used;
+      if (j == steps) break;
+      const at::Tensor basis = at::cat(blocks, 1);
+      for (int pass = 0; pass < 2; ++pass) w = w - at::bmm(at::bmm(w, basis.transpose(1, 2)), basis);
+      blocks.push_back(orthonormalize_rows(w));
+    }
+    const at::Tensor basis = at::cat(blocks, 1), images_all = at::cat(images, 1);  // [c, m, D]
+    at::Tensor t = at::bmm(basis, images_all.transpose(1, 2));
+    t = (t + t.transpose(1, 2)) * 0.5;
+    auto [theta, w] = top_eigh(t, b);
+    const at::Tensor wt = w.transpose(1, 2).contiguous();  // [c, b, m]
+    const at::Tensor ritz = at::bmm(wt, basis), ritz_images = at::bmm(wt, images_all);
+    vectors = ritz.narrow(1, 0, 2);
+    values = theta.narrow(1, 0, 2).clamp_min(0);
+    const at::Tensor residual =
+        (ritz_images.narrow(1, 0, 2) - vectors * theta.narrow(1, 0, 2).unsqueeze(2)).norm(2, 2).amax(1);
+    const at::Tensor ok = residual.le(o.tol * values.select(1, 0).clamp_min(1e-300)).cpu();
+    products.masked_fill_(ok.logical_and(done.logical_not()), used);
+    done = done.logical_or(ok);
+    if (done.all().item<bool>() || used >= o.max_iter) break;
+    v = ritz;  // restart from the best b Ritz vectors
+  }
+  products.masked_fill_(done.logical_not(), used);
+  return {at::bmm(xc, vectors.transpose(1, 2).contiguous()), values, products};
+}
+
+// Projections [c, N, 2] and eigenvalues [c, 2] of one chunk of centred maps xc [c, N, D]; the
+// random start of filter i comes from seed + first + i, so chunking does not change results.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> project_chunk(const at::Tensor& xc, const PcaOptions& o,
+                                                            int64_t first) {
   const int64_t c = xc.size(0), n = xc.size(1), d = xc.size(2);
   const int64_t m = std::min(n, d);
-  at::Tensor iterations = at::zeros({c}, at::kLong);
-  if (m <= o.exact_max_dim || m <= 2 + o.oversample) {
+  const int64_t b = 2 + o.oversample;
+  if (m <= o.exact_max_dim || m < 2 * b) {
+    at::Tensor iterations = at::zeros({c}, at::kLong);
     if (d <= n) {
-      auto [values, vectors] = top2_eigh(at::bmm(xc.transpose(1, 2), xc));
+      auto [values, vectors] = top_eigh(at::bmm(xc.transpose(1, 2), xc), 2);
       return {at::bmm(xc, vectors), values.clamp_min(0), iterations};
     }
-    auto [values, vectors] = top2_eigh(at::bmm(xc, xc.transpose(1, 2)));
+    auto [values, vectors] = top_eigh(at::bmm(xc, xc.transpose(1, 2)), 2);
     values = values.clamp_min(0);
     return {vectors * values.sqrt().unsqueeze(1), values, iterations};
   }
-  // Subspace iteration on A = xc^T xc without forming A: two thin products per step. The basis
-  // is kept as rows (qt [c, p, D]) so that every product reads xc as it lies in memory; a
-  // transposed xc would be copied whole at each step.
-  const int64_t p = 2 + o.oversample;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor qt = orthonormalize_rows(at::randn({c, p, d}, gen, at::TensorOptions().dtype(at::kDouble)).to(xc.device()));
-  // A v for row vectors v [c, k, D]: (xc v^T)^T xc.
-  auto apply = [&](const at::Tensor& rows) {
-    return at::bmm(at::bmm(xc, rows.transpose(1, 2).contiguous()).transpose(1, 2).contiguous(), xc);
-  };
-  at::Tensor vectors, values;  // vectors as rows [c, 2, D]
-  at::Tensor done = at::zeros({c}, at::TensorOptions().dtype(at::kBool).device(xc.device()));
-  for (int64_t it = 1; it <= o.max_iter; ++it) {
-    qt = orthonormalize_rows(apply(qt));
-    if (it % 2 != 0 && it != o.max_iter) continue;
-    // Rayleigh-Ritz on the subspace, then the residuals of the top two Ritz pairs.
-    at::Tensor b = at::bmm(xc, qt.transpose(1, 2).contiguous());  // [c, N, p]
-    auto [theta, w] = top2_eigh(at::bmm(b.transpose(1, 2).contiguous(), b));
-    vectors = at::bmm(w.transpose(1, 2).contiguous(), qt);          // [c, 2, D]
-    values = theta.clamp_min(0);
-    at::Tensor residual = (apply(vectors) - vectors * theta.unsqueeze(2)).norm(2, 2).amax(1);  // [c]
-    at::Tensor ok = residual.le(o.tol * values.select(1, 0).clamp_min(1e-300));
-    iterations.masked_fill_(ok.cpu().logical_and(done.cpu().logical_not()), it);
-    done = done.logical_or(ok);
-    if (done.all().item<bool>()) break;
+  std::vector<at::Tensor> starts;
+  for (int64_t i = 0; i < c; ++i) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.seed) + static_cast<uint64_t>(first + i));
+    starts.push_back(at::randn({b, d}, gen, at::TensorOptions().dtype(at::kDouble)));
   }
-  iterations.masked_fill_(done.cpu().logical_not(), o.max_iter);
-  return {at::bmm(xc, vectors.transpose(1, 2).contiguous()), values, iterations};
+  const at::Tensor start = at::stack(starts).to(xc.device());
+  if (!xc.device().is_cpu()) return krylov_top2(xc, start, o);
+  // On the CPU each thread takes whole filters: one filter's maps stay in cache through all its
+  // products, where a batch over filters would stream every filter from memory at each product.
+  at::Tensor points = at::empty({c, n, 2}, xc.options());
+  at::Tensor values = at::empty({c, 2}, xc.options());
+  at::Tensor products = at::empty({c}, at::kLong);
+  at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      auto [p, v, k] = krylov_top2(xc.narrow(0, i, 1), start.narrow(0, i, 1), o);
+      points.narrow(0, i, 1).copy_(p);
+      values.narrow(0, i, 1).copy_(v);
+      products.narrow(0, i, 1).copy_(k);
+    }
+  });
+  return {points, values, products};
 }
 
 }  // namespace
@@ -143,11 +193,12 @@ PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
     // NaN and Inf survive a sum: one reduction finds the affected filters.
     const at::Tensor finite = at::isfinite(x.sum({1, 2}));
     if (!finite.all().item<bool>()) x = x.masked_fill(finite.logical_not().view({count, 1, 1}), 0.0);
-    const at::Tensor scale = (x * x).sum({1, 2});
-    x = x - x.mean(1, true);
-    const at::Tensor total = (x * x).sum({1, 2});
-    auto [points, values, iterations] =
-        project_chunk(x, options, static_cast<uint64_t>(options.seed) + static_cast<uint64_t>(start));
+    // Norms instead of (x * x).sum(): no temporary the size of the maps (fresh memory is slow to
+    // touch), and the centring is done in place for the same reason.
+    const at::Tensor scale = at::linalg_vector_norm(x, 2, at::IntArrayRef{1, 2}).square();
+    x.sub_(x.mean(1, true));
+    const at::Tensor total = at::linalg_vector_norm(x, 2, at::IntArrayRef{1, 2}).square();
+    auto [points, values, iterations] = project_chunk(x, options, start);
 
     // Sign: the coordinate of largest magnitude is positive.
     const at::Tensor extreme = at::gather(points, 1, points.abs().argmax(1, true));  // [c, 1, 2]

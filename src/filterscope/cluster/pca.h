@@ -9,11 +9,12 @@
 namespace filterscope {
 
 struct PcaOptions {
-  int64_t exact_max_dim = 200;  ///< min(N, D) up to which the smaller Gram/covariance side is eigendecomposed; above it, subspace iteration
-  int64_t max_iter = 1000;     ///< subspace iterations at most
-  double tol = 1e-9;           ///< subspace iteration stops when both residuals |A v - l v| fall below tol x the top eigenvalue
-  int64_t oversample = 14;     ///< extra vectors carried by the subspace iteration: nearly free (each step is bound by reading the maps) and they speed convergence
-  int64_t seed = 0;            ///< seed of the subspace iteration's start
+  int64_t exact_max_dim = 200;  ///< min(N, D) up to which the smaller Gram/covariance side is eigendecomposed; above it, restarted block Krylov
+  int64_t max_iter = 1000;     ///< products with the covariance at most
+  double tol = 1e-9;           ///< iteration stops when both residuals |A v - l v| fall below tol x the top eigenvalue
+  int64_t oversample = 2;      ///< extra vectors per Krylov block (block size 2 + oversample)
+  int64_t krylov_steps = 8;    ///< blocks in the Krylov basis before a restart
+  int64_t seed = 0;            ///< seed of the iterative start (filter i uses seed + i)
   int64_t max_batch_mb = 512;  ///< float64 working memory per chunk of filters
 
   static const ParamTable<PcaOptions>& params();
@@ -32,7 +33,7 @@ struct PcaResult {
   at::Tensor points;              ///< [C, N, 2] float64, same device as the input
   at::Tensor explained_variance;  ///< [C, 2] float64: eigenvalues / (N - 1), as scikit-learn
   at::Tensor status;              ///< [C] int64 (PcaStatus)
-  at::Tensor iterations;          ///< [C] int64: subspace iterations (0 on the exact path)
+  at::Tensor iterations;          ///< [C] int64: products with the covariance (0 on the exact path)
 };
 
 /// maps: [C, N, D] float32/float64, any device. The sign of each coordinate is fixed so that the

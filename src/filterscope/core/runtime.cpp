@@ -4,6 +4,10 @@
 #include <torch/cuda.h>
 
 #include <malloc.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdlib>
 
 #include <thread>
 
@@ -24,6 +28,18 @@ void tune_allocator() {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_TOP_PAD, 256 << 20);
+    // The first use of that memory still faults in 4 KB pages (about 12 us each on the VMs we
+    // measured: 0.5 s for the first layer's 170 MB of float64 maps). Growing the heap once and
+    // marking it for transparent huge pages makes first touches fault 2 MB at a time. The block is
+    // freed at once (below the trim threshold, so the heap keeps it); nothing is committed until used.
+    const size_t reserve = size_t{768} << 20;
+    if (void* block = std::malloc(reserve)) {
+      const uintptr_t huge = uintptr_t{2} << 20;
+      const uintptr_t begin = (reinterpret_cast<uintptr_t>(block) + huge - 1) & ~(huge - 1);
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(block) + reserve) & ~(huge - 1);
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+      std::free(block);
+    }
     return true;
   }();
   (void)done;
