@@ -16,9 +16,10 @@
 namespace filterscope {
 
 struct AnomalyOptions {
-  double small_cluster = 0.01;  ///< lambda as a share of the probe set: a cluster of at most this share of N points is small
-  double alpha = 0.2;           ///< criterion 1: more than alpha * K small clusters
-  double beta = 1.5;            ///< criterion 2: CH above beta x the layer mean
+  // Defaults from the calibration in docs/anomaly.md (bench/calibrate_criteria.py).
+  double small_cluster = 0.02;  ///< lambda as a share of the probe set: a cluster of at most this share of N points is small
+  double alpha = 0.0;           ///< criterion 1: more than alpha * K small clusters (0: at least one)
+  double beta = 1.0;            ///< criterion 2: CH above beta x the layer mean
   double theta = 0.5;           ///< criterion 3: mean |activation| at least theta x the layer mean
 
   static const ParamTable<AnomalyOptions>& params();
