@@ -55,7 +55,7 @@ TEST(Criteria, KnownAnswerOnAHandMadeLayer) {
   EXPECT_EQ(c.small_clusters[0].item<int64_t>(), 3);  // the three clusters of 5 (10 is not small)
   EXPECT_DOUBLE_EQ(c.small_share[0].item<double>(), 15.0 / n);
   EXPECT_DOUBLE_EQ(c.smallest_share[0].item<double>(), 5.0 / n);
-  EXPECT_DOUBLE_EQ(c.unbalance[0].item<double>(), 3.0 / (0.2 * 5));
+  EXPECT_DOUBLE_EQ(c.unbalance[0].item<double>(), 3.0 - 0.2 * 5);
   EXPECT_DOUBLE_EQ(c.mean_ch, 200.0);  // filter 2 has none and is left out
   EXPECT_DOUBLE_EQ(c.ch_ratio[0].item<double>(), 1.5);
   EXPECT_DOUBLE_EQ(c.activation_ratio[0].item<double>(), 2.0);

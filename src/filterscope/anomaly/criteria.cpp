@@ -46,10 +46,10 @@ LayerCriteria apply_criteria(const ClusterResult& clusters, const at::Tensor& me
   const at::Tensor nonempty = sizes.where(sizes.ge(1), at::full_like(sizes, n + 1));
   r.smallest_share = at::where(has_k, std::get<0>(nonempty.min(1)).to(at::kDouble) / nn,
                                at::full({c}, NAN, f64));
-  r.unbalance = at::where(has_k, r.small_clusters.to(at::kDouble) / (options.alpha * k.to(at::kDouble)),
-                          at::zeros({c}, f64));
-  // alpha = 0: any small cluster makes a filter unbalanced (unbalance is +inf then).
-  r.unbalanced = has_k.logical_and(r.small_clusters.to(at::kDouble).gt(options.alpha * k.to(at::kDouble)));
+  // A margin rather than a ratio: alpha = 0 ("at least one small cluster") stays finite.
+  r.unbalance = at::where(has_k, r.small_clusters.to(at::kDouble) - options.alpha * k.to(at::kDouble),
+                          at::full({c}, NAN, f64));
+  r.unbalanced = has_k.logical_and(r.unbalance.gt(0));
 
   const at::Tensor ch = clusters.best_ch.cpu();
   const at::Tensor defined = at::isfinite(ch);
@@ -82,9 +82,9 @@ std::string closest_miss(const LayerCriteria& layer, const ClusterResult& cluste
   out << "no filter passes criterion " << names[criterion];
   if (!finite.any().item<bool>()) return out.str() + "; no filter has a score for it";
   at::Tensor ranked = score.masked_fill(finite.logical_not(), -INFINITY);
-  // Criterion 1 often scores 0 everywhere (no small cluster at all): then the filter whose
-  // smallest cluster is smallest is the closest.
-  if (criterion == 1 && ranked.max().item<double>() <= 0)
+  // Criterion 1 often finds no small cluster at all: then the filter whose smallest cluster is
+  // smallest is the closest.
+  if (criterion == 1 && layer.small_clusters.max().item<int64_t>() == 0)
     ranked = at::nan_to_num(layer.smallest_share, 2.0).neg();
   const int64_t best = ranked.argmax().item<int64_t>();
   out << "; the closest, filter " << best << ", ";

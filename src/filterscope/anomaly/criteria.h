@@ -35,7 +35,7 @@ struct LayerCriteria {
   at::Tensor small_clusters;   ///< [C] int64: clusters with 1..lambda points at the chosen K
   at::Tensor small_share;      ///< [C] float64: share of samples in small clusters
   at::Tensor smallest_share;   ///< [C] float64: smallest non-empty cluster / N (NaN without K)
-  at::Tensor unbalance;        ///< [C] float64: small_clusters / (alpha * K); criterion 1 holds when > 1
+  at::Tensor unbalance;        ///< [C] float64: small_clusters - alpha * K; criterion 1 holds when > 0
   at::Tensor ch_ratio;         ///< [C] float64: CH / layer mean CH (NaN without K)
   at::Tensor activation_ratio; ///< [C] float64: mean |activation| / layer mean
   at::Tensor unbalanced;       ///< [C] bool: criterion 1
