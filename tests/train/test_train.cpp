@@ -135,7 +135,7 @@ TEST(Train, BadInputGetsOneClearLine) {
       {{"train", "--model", "vgg", "--out", (dir / "x").string()}, "--model must be one of {simple-cnn, lenet5, alexnet}, got \"vgg\""},
       {{"train", "--dataset", "imagenet", "--out", (dir / "x").string()}, "--dataset must be one of"},
       {{"train", "--train-size", "-5", "--out", (dir / "x").string()}, "--train-size must be >= 0, got -5"},
-      {{"train", "--batch-size", "0", "--out", (dir / "x").string()}, "--batch-size must be in [1, 1e+06], got 0"},
+      {{"train", "--batch-size", "0", "--out", (dir / "x").string()}, "--batch-size must be in [1, 1000000], got 0"},
       {{"train", "--epochs", "0", "--out", (dir / "x").string()}, "--epochs must be in [1, 100000], got 0"},
       {{"train", "--lr", "0", "--out", (dir / "x").string()}, "--lr must be > 0, got 0"},
       {{"train", "--label-noise", "1.5", "--out", (dir / "x").string()}, "--label-noise must be in [0, 1), got 1.5"},
