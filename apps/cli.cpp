@@ -21,6 +21,7 @@ int run(int argc, const char* const* argv) {
   register_train(app, commands);
   register_cluster(app, commands);
   register_analyze(app, commands);
+  register_track(app, commands);
   register_docs(app, commands);
   try {
     app.parse(argc, argv);

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli_params.h"
+#include "analysis_flags.h"
 #include "commands.h"
-#include "filterscope/anomaly/analyze.h"
+#include "filterscope/anomaly/run_analysis.h"
 #include "filterscope/core/runtime.h"
 #include "filterscope/models/torchscript.h"
 #include "filterscope/report/analysis_files.h"
@@ -21,9 +21,7 @@ struct AnalyzeArgs {
   std::string model;
   int64_t epoch = 0;
   std::string out;
-  std::string split = "val";
-  int64_t probe_size = 1000;
-  int64_t probe_seed = 0;
+  ProbeSetOptions probe;
   int64_t input_size = 0;
   DataOptions data;
   SplitOptions split_options;
@@ -64,9 +62,7 @@ Source open_run(const std::filesystem::path& run_dir, int64_t epoch, const std::
   s.model_json = {{"kind", "checkpoint"},        {"file", file.string()},
                   {"network", info.network},     {"epoch", info.epoch},
                   {"run_dir", run_dir.string()}, {"description", s.model->description()}};
-  char name[32];
-  std::snprintf(name, sizeof name, "epoch-%03lld", static_cast<long long>(info.epoch));
-  s.default_out = run_dir / "analysis" / name;
+  s.default_out = analysis_dir(run_dir, info.epoch);
   return s;
 }
 
@@ -101,13 +97,14 @@ Source open_torchscript(const std::filesystem::path& file, const AnalyzeArgs& ar
   return s;
 }
 
-void print_summary(const Analysis& a, const nlohmann::json& json, const AnalyzeArgs& args, const std::string& out) {
+void print_summary(const nlohmann::json& json, const AnalyzeArgs& args, const std::string& out) {
   const auto& summary = json["summary"];
   std::printf("analysed %s on %lld samples of %s: %zu probe points, %lld filters (capture %.1f s, PCA + clustering %.1f s)\n",
               json["model"]["description"].get<std::string>().c_str(),
               static_cast<long long>(json["probe_set"]["size"].get<int64_t>()),
-              json["probe_set"]["split_name"].get<std::string>().c_str(), a.layers.size(),
-              static_cast<long long>(summary["filters"].get<int64_t>()), a.capture_seconds, a.cluster_seconds);
+              json["probe_set"]["split_name"].get<std::string>().c_str(), json["layers"].size(),
+              static_cast<long long>(summary["filters"].get<int64_t>()), summary["capture_seconds"].get<double>(),
+              summary["cluster_seconds"].get<double>());
   std::printf("\n%-22s %-8s %7s %9s %6s | %10s %7s %6s | %7s\n", "probe point", "kind", "filters", "mean CH", "lambda",
               "unbalanced", "high CH", "active", "anomaly");
   for (const auto& layer : json["layers"]) {
@@ -166,17 +163,7 @@ void register_analyze(CLI::App& app, Commands& commands) {
   sub->add_option("--epoch", args->epoch, "run directory only: the checkpoint to analyse; default the last");
   sub->add_option("--out", args->out,
                   "output folder; default RUN/analysis/epoch-NNN, or <model stem>-analysis for TorchScript");
-  sub->add_option("--split", args->split, "where the probe set comes from: val or train (training samples)")
-      ->capture_default_str();
-  sub->add_option("--probe-size", args->probe_size, "samples in the probe set (N)")->capture_default_str();
-  sub->add_option("--probe-seed", args->probe_seed, "seed of the probe set's draw from the split")->capture_default_str();
-  sub->add_option("--layers", args->analyze.layers,
-                  "probe points: comma-separated names (features.3, layer1.0.conv1), kinds (conv, relu, maxpool) or all")
-      ->capture_default_str();
-  add_params(sub, args->analyze.anomaly, AnomalyOptions::params());
-  add_params(sub, args->analyze.gmm, GmmOptions::params());
-  add_params(sub, args->analyze.pca, PcaOptions::params());
-  add_params(sub, args->analyze.capture, CaptureOptions::params());
+  add_analysis_flags(sub, args->analyze, args->probe);
   add_params(sub, args->data, DataOptions::params());
   add_params(sub, args->split_options, SplitOptions::params());
   sub->add_option("--input-size", args->input_size,
@@ -192,13 +179,8 @@ void register_analyze(CLI::App& app, Commands& commands) {
     commands.action = [sub, args] {
       configure_threads(args->threads);
       const c10::Device device = parse_device(args->device);
-      FS_CHECK(args->split == "val" || args->split == "train", "--split must be val or train, got ", args->split);
-      FS_CHECK(args->probe_size >= 3, "--probe-size must be at least 3, got ", args->probe_size);
       FS_CHECK(args->top >= 0, "--top must be >= 0, got ", args->top);
-      validate_params(args->analyze.anomaly, AnomalyOptions::params());
-      validate_params(args->analyze.gmm, GmmOptions::params());
-      validate_params(args->analyze.pca, PcaOptions::params());
-      validate_params(args->analyze.capture, CaptureOptions::params());
+      validate_analysis_flags(args->analyze);
       const std::filesystem::path path = args->model;
       FS_CHECK(std::filesystem::exists(path), path.string(), ": no such run directory or model file");
       Source source;
@@ -224,42 +206,15 @@ void register_analyze(CLI::App& app, Commands& commands) {
           source = open_torchscript(path, *args, device);
         }
       }
-      const bool from_train = args->split == "train";
-      const Dataset& split = from_train ? source.run.data.train : source.run.data.val;
-      FS_CHECK(args->probe_size <= split.size(), "--probe-size ", args->probe_size, " exceeds the ", split.size(),
-               " samples of the ", from_train ? "training" : "validation", " set (", split.name, ")");
-      const at::Tensor positions = choose_positions(split.size(), args->probe_size, args->probe_seed);
-      const Dataset probe_set = subset(split, positions, split.name + " probe set");
-
+      const ProbeSetOptions probe_options = args->probe;
+      const ProbeSet probe = draw_probe_set(source.run, probe_options);
       AnalyzeOptions options = args->analyze;
       options.keep_points = args->save_projections;
       options.progress = !args->quiet;
-      const Analysis analysis = analyze_model(*source.model, probe_set, source.run.transform, options);
-
-      AnalysisContext context;
-      context.model = source.model_json;
-      context.data = {{"dataset", source.run.settings.data.dataset},
-                      {"split", args->split},
-                      {"split_name", split.name},
-                      {"size", args->probe_size},
-                      {"seed", args->probe_seed},
-                      {"normalisation", source.run.transform.to_json()}};
-      context.settings = {{"layers", options.layers},
-                          {"anomaly", params_to_json(options.anomaly, AnomalyOptions::params())},
-                          {"gmm", params_to_json(options.gmm, GmmOptions::params())},
-                          {"pca", params_to_json(options.pca, PcaOptions::params())},
-                          {"capture", params_to_json(options.capture, CaptureOptions::params())}};
-      context.probe_set = &probe_set;
-      context.anomaly = options.anomaly;
-      if (from_train) {
-        at::Tensor noisy = at::zeros({split.size()}, at::kBool);
-        if (source.run.noisy_positions.defined() && source.run.noisy_positions.numel() > 0)
-          noisy.index_fill_(0, source.run.noisy_positions, true);
-        context.noisy = noisy.index_select(0, positions);
-      }
       const std::string out = args->out.empty() ? source.default_out.string() : args->out;
-      write_analysis(out, analysis, context, args->save_projections);
-      print_summary(analysis, analysis_json(analysis, context), *args, out);
+      const nlohmann::json json = analyze_and_write(*source.model, source.run, probe, probe_options, options,
+                                                    source.model_json, out);
+      print_summary(json, *args, out);
     };
   });
 }

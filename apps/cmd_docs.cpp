@@ -6,6 +6,7 @@
 #include "filterscope/capture/capture.h"
 #include "filterscope/cluster/gmm.h"
 #include "filterscope/cluster/pca.h"
+#include "filterscope/experiments/track.h"
 #include "filterscope/train/trainer.h"
 
 namespace filterscope::cli {
@@ -23,6 +24,8 @@ std::string options_markdown() {
   out += "\n## Anomaly criteria (`analyze`; see docs/anomaly.md for how the defaults were chosen)\n\n" +
          params_markdown(AnomalyOptions::params());
   out += "\n## Capture (`analyze`)\n\n" + params_markdown(CaptureOptions::params());
+  out += "\n## Epoch tracking (`track`; it also takes the probe-set, clustering, PCA, criteria and capture flags of `analyze`)\n\n" +
+         params_markdown(TrackOptions::params());
   return out;
 }
 

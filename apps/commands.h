@@ -12,6 +12,7 @@ struct Commands {
 void register_train(CLI::App& app, Commands& commands);
 void register_cluster(CLI::App& app, Commands& commands);
 void register_analyze(CLI::App& app, Commands& commands);
+void register_track(CLI::App& app, Commands& commands);
 void register_docs(CLI::App& app, Commands& commands);
 
 }  // namespace filterscope::cli
