@@ -54,15 +54,11 @@ Source open_run(const std::filesystem::path& run_dir, int64_t epoch, const std::
              ": no checkpoint for epoch ", epoch, " (there are epochs ", epochs.front(), " to ", epochs.back(), ")");
     file = checkpoint_path(run_dir, epoch);
   }
-  CheckpointInfo info;
-  Network network = load_checkpoint(file, nullptr, settings.train.model, &info);
+  CheckpointModel opened = open_checkpoint_model(run_dir, file, settings, device);
   s.run = prepare_run(settings);
-  s.model = probed_network(network);
-  s.model->to(device);
-  s.model_json = {{"kind", "checkpoint"},        {"file", file.string()},
-                  {"network", info.network},     {"epoch", info.epoch},
-                  {"run_dir", run_dir.string()}, {"description", s.model->description()}};
-  s.default_out = analysis_dir(run_dir, info.epoch);
+  s.model = std::move(opened.model);
+  s.model_json = opened.model_json;
+  s.default_out = analysis_dir(run_dir, opened.epoch);
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/report/analysis_files.h"
+#include "filterscope/train/checkpoint.h"
 
 namespace filterscope {
 
@@ -62,8 +63,21 @@ nlohmann::json analyze_and_write(ProbedModel& model, const PreparedRun& run, con
   context.probe_set = &probe.samples;
   context.noisy = probe.noisy;
   context.anomaly = options.anomaly;
-  write_analysis(out, analysis, context, options.keep_points);
-  return analysis_json(analysis, context);
+  return write_analysis(out, analysis, context, options.keep_points);
+}
+
+CheckpointModel open_checkpoint_model(const std::filesystem::path& run_dir, const std::filesystem::path& file,
+                                      const RunSettings& settings, const c10::Device& device) {
+  CheckpointInfo info;
+  Network network = load_checkpoint(file, nullptr, settings.train.model, &info);
+  CheckpointModel m;
+  m.model = probed_network(network);
+  m.model->to(device);
+  m.epoch = info.epoch;
+  m.model_json = {{"kind", "checkpoint"},        {"file", file.string()},
+                  {"network", info.network},     {"epoch", info.epoch},
+                  {"run_dir", run_dir.string()}, {"description", m.model->description()}};
+  return m;
 }
 
 std::filesystem::path analysis_dir(const std::filesystem::path& run_dir, int64_t epoch) {

@@ -2,6 +2,7 @@
 // probe set, the analysis, the files. Shared by `analyze` and `track`.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -38,6 +39,15 @@ nlohmann::json recorded_request(const nlohmann::json& analysis);
 nlohmann::json analyze_and_write(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
                                  const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
                                  const nlohmann::json& model_json, const std::filesystem::path& out);
+
+/// A checkpoint of a run as a model on `device`, with the description analysis.json records.
+struct CheckpointModel {
+  std::unique_ptr<ProbedModel> model;
+  nlohmann::json model_json;
+  int64_t epoch = 0;
+};
+CheckpointModel open_checkpoint_model(const std::filesystem::path& run_dir, const std::filesystem::path& file,
+                                      const RunSettings& settings, const c10::Device& device);
 
 /// RUN/analysis/epoch-NNN.
 std::filesystem::path analysis_dir(const std::filesystem::path& run_dir, int64_t epoch);

@@ -129,7 +129,9 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
     }
   }
 
+  // The run's data and the probe set are made once, on the first epoch that needs an analysis.
   PreparedRun run;
+  ProbeSet probe;
   bool prepared = false;
   std::vector<TrackEpoch> rows;
   for (size_t i = 0; i < epochs.size(); ++i) {
@@ -141,18 +143,11 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
     } else {
       if (!prepared) {
         run = prepare_run(settings);
+        probe = draw_probe_set(run, probe_options);
         prepared = true;
       }
-      const fs::path file = checkpoint_path(run_dir, epoch);
-      CheckpointInfo info;
-      Network network = load_checkpoint(file, nullptr, settings.train.model, &info);
-      auto model = probed_network(network);
-      model->to(device);
-      const ProbeSet probe = draw_probe_set(run, probe_options);
-      const nlohmann::json model_json = {{"kind", "checkpoint"},        {"file", file.string()},
-                                         {"network", info.network},     {"epoch", info.epoch},
-                                         {"run_dir", run_dir.string()}, {"description", model->description()}};
-      analysis = analyze_and_write(*model, run, probe, probe_options, analyze, model_json, dir);
+      CheckpointModel opened = open_checkpoint_model(run_dir, checkpoint_path(run_dir, epoch), settings, device);
+      analysis = analyze_and_write(*opened.model, run, probe, probe_options, analyze, opened.model_json, dir);
     }
     TrackEpoch row = summarise_analysis(analysis, metrics_of(epoch));
     row.reused = reuse[i];

@@ -186,8 +186,8 @@ nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& co
           {"outliers", outliers}};
 }
 
-void write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis, const AnalysisContext& context,
-                    bool projections) {
+nlohmann::json write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
+                              const AnalysisContext& context, bool projections) {
   ensure_directory(out_dir);
   const nlohmann::json json = analysis_json(analysis, context);
 
@@ -237,6 +237,7 @@ void write_analysis(const std::filesystem::path& out_dir, const Analysis& analys
   write_file_atomic(out_dir / "outliers.csv", outliers.str());
   // Last: analysis.json's presence says the analysis is complete.
   write_file_atomic(out_dir / "analysis.json", json.dump(1) + "\n");
+  return json;
 }
 
 }  // namespace filterscope

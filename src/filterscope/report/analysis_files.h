@@ -35,7 +35,8 @@ nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& co
 /// Writes analysis.json, filters.csv and outliers.csv into out_dir (atomically, each), and with
 /// projections the folder projections/ (LAYER.points.npy [C, N, 2] float32, LAYER.labels.npy
 /// [C, N] int64 cluster of each sample at the chosen K, samples.npy [N] int64 dataset indices).
-void write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
-                    const AnalysisContext& context, bool projections);
+/// Returns the content written to analysis.json.
+nlohmann::json write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
+                              const AnalysisContext& context, bool projections);
 
 }  // namespace filterscope
