@@ -22,6 +22,10 @@ int run(int argc, const char* const* argv) {
   register_cluster(app, commands);
   register_analyze(app, commands);
   register_track(app, commands);
+  register_gradients(app, commands);
+  register_mask(app, commands);
+  register_verdict(app, commands);
+  register_report(app, commands);
   register_docs(app, commands);
   try {
     app.parse(argc, argv);

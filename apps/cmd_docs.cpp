@@ -6,7 +6,10 @@
 #include "filterscope/capture/capture.h"
 #include "filterscope/cluster/gmm.h"
 #include "filterscope/cluster/pca.h"
+#include "filterscope/experiments/gradients.h"
+#include "filterscope/experiments/mask.h"
 #include "filterscope/experiments/track.h"
+#include "filterscope/report/html_report.h"
 #include "filterscope/train/trainer.h"
 
 namespace filterscope::cli {
@@ -26,6 +29,11 @@ std::string options_markdown() {
   out += "\n## Capture (`analyze`)\n\n" + params_markdown(CaptureOptions::params());
   out += "\n## Epoch tracking (`track`; it also takes the probe-set, clustering, PCA, criteria and capture flags of `analyze`)\n\n" +
          params_markdown(TrackOptions::params());
+  out += "\n## Gradients (`gradients`; it also takes the analysis flags, `--reanalyse`, `--device`)\n\n" +
+         params_markdown(GradientOptions::params());
+  out += "\n## Masking (`mask`; it also takes the analysis flags, `--reanalyse`, `--device`)\n\n" +
+         params_markdown(MaskOptions::params());
+  out += "\n## Report (`report`)\n\n" + params_markdown(ReportOptions::params());
   return out;
 }
 

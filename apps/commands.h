@@ -13,6 +13,10 @@ void register_train(CLI::App& app, Commands& commands);
 void register_cluster(CLI::App& app, Commands& commands);
 void register_analyze(CLI::App& app, Commands& commands);
 void register_track(CLI::App& app, Commands& commands);
+void register_gradients(CLI::App& app, Commands& commands);
+void register_mask(CLI::App& app, Commands& commands);
+void register_verdict(CLI::App& app, Commands& commands);
+void register_report(CLI::App& app, Commands& commands);
 void register_docs(CLI::App& app, Commands& commands);
 
 }  // namespace filterscope::cli

@@ -7,7 +7,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/train/checkpoint.h"
+#include "filterscope/experiments/run_analyses.h"
 
 namespace filterscope {
 
@@ -24,41 +24,6 @@ const ParamTable<TrackOptions>& TrackOptions::params() {
        "analyse again the epochs whose analysis was made with other settings (default: stop with an error)"},
   };
   return table;
-}
-
-namespace {
-std::vector<double> ranks(const std::vector<double>& v) {
-  std::vector<size_t> order(v.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-    const double mean_rank = (static_cast<double>(i) + static_cast<double>(j)) / 2.0 + 1.0;
-    for (size_t k = i; k <= j; ++k) r[order[k]] = mean_rank;
-    i = j + 1;
-  }
-  return r;
-}
-
-nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-}  // namespace
-
-double spearman(const std::vector<double>& x, const std::vector<double>& y) {
-  FS_CHECK(x.size() == y.size(), "spearman: sizes differ");
-  if (x.size() < 3) return NAN;
-  const auto rx = ranks(x), ry = ranks(y);
-  const double n = static_cast<double>(x.size());
-  const double mx = std::accumulate(rx.begin(), rx.end(), 0.0) / n, my = std::accumulate(ry.begin(), ry.end(), 0.0) / n;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (size_t i = 0; i < rx.size(); ++i) {
-    sxy += (rx[i] - mx) * (ry[i] - my);
-    sxx += (rx[i] - mx) * (rx[i] - mx);
-    syy += (ry[i] - my) * (ry[i] - my);
-  }
-  if (sxx == 0 || syy == 0) return NAN;
-  return sxy / std::sqrt(sxx * syy);
 }
 
 TrackEpoch summarise_analysis(const nlohmann::json& analysis, const EpochMetrics& metrics) {
@@ -81,6 +46,7 @@ TrackEpoch summarise_analysis(const nlohmann::json& analysis, const EpochMetrics
   }
   e.outlier_samples = analysis.at("summary").at("outlier_samples").get<int64_t>();
   e.mean_small_share = filters > 0 ? share_sum / static_cast<double>(filters) : 0.0;
+  e.enrichment = label_noise_enrichment(analysis);
   return e;
 }
 
@@ -96,67 +62,24 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
                          const TrackOptions& options, const c10::Device& device,
                          const std::function<void(const std::string&)>& log) {
   validate_params(options, TrackOptions::params());
-  const RunSettings settings = read_run_settings(run_dir);
-  const auto checkpoints = list_checkpoint_epochs(run_dir);
-  FS_CHECK(!checkpoints.empty(), run_dir.string(), ": the run has no checkpoints (train it first)");
-  const auto metrics = read_metrics(run_dir);
-  auto metrics_of = [&](int64_t epoch) {
-    for (const auto& m : metrics)
-      if (m.epoch == epoch) return m;
-    throw Error(detail::concat(run_dir.string(), ": metrics.csv has no row for epoch ", epoch));
-  };
-  const std::vector<int64_t> epochs = tracked_epochs(checkpoints, options.every);
-  const nlohmann::json request = analysis_request_json(analyze, probe_options);
-
+  RunAnalyses analyses(run_dir, probe_options, analyze, device, options.reanalyse);
+  const std::vector<int64_t> epochs = tracked_epochs(analyses.checkpoints(), options.every);
   // Existing analyses are checked before any work, so that a mismatch stops at once.
-  std::vector<bool> reuse(epochs.size(), false);
-  for (size_t i = 0; i < epochs.size(); ++i) {
-    const fs::path file = analysis_dir(run_dir, epochs[i]) / "analysis.json";
-    if (!fs::exists(file)) continue;
-    nlohmann::json existing;
-    try {
-      existing = nlohmann::json::parse(read_file(file));
-    } catch (const nlohmann::json::exception&) {
-      FS_CHECK(options.reanalyse, file.string(), ": not valid JSON (use --reanalyse to redo it)");
-      continue;
-    }
-    if (recorded_request(existing) == request) {
-      reuse[i] = true;
-    } else {
-      FS_CHECK(options.reanalyse, file.string(), " was made with other settings than requested (",
-               recorded_request(existing).dump(), " vs ", request.dump(),
-               "); use the same flags, or --reanalyse to redo it");
-    }
-  }
+  for (int64_t epoch : epochs) analyses.reusable(epoch);
 
-  // The run's data and the probe set are made once, on the first epoch that needs an analysis.
-  PreparedRun run;
-  ProbeSet probe;
-  bool prepared = false;
   std::vector<TrackEpoch> rows;
-  for (size_t i = 0; i < epochs.size(); ++i) {
-    const int64_t epoch = epochs[i];
-    const fs::path dir = analysis_dir(run_dir, epoch);
-    nlohmann::json analysis;
-    if (reuse[i]) {
-      analysis = nlohmann::json::parse(read_file(dir / "analysis.json"));
-    } else {
-      if (!prepared) {
-        run = prepare_run(settings);
-        probe = draw_probe_set(run, probe_options);
-        prepared = true;
-      }
-      CheckpointModel opened = open_checkpoint_model(run_dir, checkpoint_path(run_dir, epoch), settings, device);
-      analysis = analyze_and_write(*opened.model, run, probe, probe_options, analyze, opened.model_json, dir);
-    }
-    TrackEpoch row = summarise_analysis(analysis, metrics_of(epoch));
-    row.reused = reuse[i];
+  for (int64_t epoch : epochs) {
+    bool reused = false;
+    const nlohmann::json analysis = analyses.analysis(epoch, &reused);
+    TrackEpoch row = summarise_analysis(analysis, analyses.metrics(epoch));
+    row.reused = reused;
     std::ostringstream line;
     line << "epoch " << epoch << ": " << row.anomaly_filters << " anomaly filter(s), " << row.outlier_samples
          << " outlier sample(s)" << (row.reused ? " (earlier analysis reused)" : "");
     log(line.str());
     rows.push_back(row);
   }
+  const nlohmann::json request = analysis_request_json(analyze, probe_options);
 
   // The well-trained epoch by the stated rule; the overfit epoch is the last analysed one.
   size_t well = 0;
@@ -183,7 +106,7 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
   for (const auto& [name, get] : scores) {
     std::vector<double> v;
     for (const auto& r : rows) v.push_back(get(r));
-    correlations[name] = {{"val_loss", num(spearman(v, val_loss))}, {"generalisation_gap", num(spearman(v, gap))}};
+    correlations[name] = {{"val_loss", json_number(spearman(v, val_loss))}, {"generalisation_gap", json_number(spearman(v, gap))}};
   }
 
   nlohmann::json epochs_json = nlohmann::json::array();
@@ -191,7 +114,7 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
   std::vector<std::string> layer_names;
   for (const auto& [name, count] : rows.front().per_layer) layer_names.push_back(name);
   csv << "epoch,train_loss,train_acc,val_loss,val_acc,anomaly_filters,unbalanced_filters,high_ch_filters,"
-         "active_filters,outlier_samples,mean_small_share";
+         "active_filters,outlier_samples,mean_small_share,outlier_replaced_ratio";
   for (const auto& name : layer_names) csv << ",anomaly:" << name;
   csv << '\n';
   csv.precision(10);
@@ -207,10 +130,12 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
                            {"active_filters", r.active},
                            {"outlier_samples", r.outlier_samples},
                            {"mean_small_share", r.mean_small_share},
+                           {"enrichment", r.enrichment ? r.enrichment->to_json() : nlohmann::json(nullptr)},
                            {"per_layer", r.per_layer}});
     csv << r.metrics.epoch << ',' << r.metrics.train_loss << ',' << r.metrics.train_acc << ',' << r.metrics.val_loss
         << ',' << r.metrics.val_acc << ',' << r.anomaly_filters << ',' << r.unbalanced << ',' << r.high_ch << ','
-        << r.active << ',' << r.outlier_samples << ',' << r.mean_small_share;
+        << r.active << ',' << r.outlier_samples << ',' << r.mean_small_share << ',';
+    if (r.enrichment && std::isfinite(r.enrichment->ratio)) csv << r.enrichment->ratio;
     for (const auto& name : layer_names) {
       auto it = r.per_layer.find(name);
       csv << ',' << (it == r.per_layer.end() ? 0 : it->second);
@@ -220,7 +145,11 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
   auto epoch_json = [&](size_t i) {
     return nlohmann::json{{"epoch", rows[i].metrics.epoch},   {"val_loss", rows[i].metrics.val_loss},
                           {"val_acc", rows[i].metrics.val_acc}, {"train_acc", rows[i].metrics.train_acc},
-                          {"anomaly_filters", rows[i].anomaly_filters}, {"per_layer", rows[i].per_layer}};
+                          {"anomaly_filters", rows[i].anomaly_filters},
+                          {"outlier_samples", rows[i].outlier_samples},
+                          {"mean_small_share", rows[i].mean_small_share},
+                          {"enrichment", rows[i].enrichment ? rows[i].enrichment->to_json() : nlohmann::json(nullptr)},
+                          {"per_layer", rows[i].per_layer}};
   };
   const nlohmann::json track = {
       {"format", "filterscope-track-1"},

@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "filterscope/anomaly/run_analysis.h"
 #include "filterscope/core/params.h"
+#include "filterscope/experiments/stats.h"
 
 namespace filterscope {
 
@@ -31,12 +33,9 @@ struct TrackEpoch {
   int64_t outlier_samples = 0;
   double mean_small_share = 0;  ///< mean over filters of the share of samples in small clusters
   std::map<std::string, int64_t> per_layer;  ///< anomaly filters per probe point
+  std::optional<Enrichment> enrichment;      ///< outliers in replaced labels (training probe sets of noisy runs)
   bool reused = false;          ///< read from an earlier analysis with the same settings
 };
-
-/// Spearman's rank correlation (average ranks for ties); NaN when either side is constant or
-/// there are fewer than 3 pairs.
-double spearman(const std::vector<double>& x, const std::vector<double>& y);
 
 /// Row of an epoch from its analysis.json.
 TrackEpoch summarise_analysis(const nlohmann::json& analysis, const EpochMetrics& metrics);

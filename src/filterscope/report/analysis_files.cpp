@@ -43,13 +43,14 @@ std::string format_double(double v) {
   return out.str();
 }
 
+}  // namespace
+
 std::string file_stem(const std::string& layer) {
   std::string s = layer;
   for (auto& ch : s)
     if (ch == '/' || ch == ' ') ch = '_';
   return s;
 }
-}  // namespace
 
 std::vector<Outlier> outlier_samples(const Analysis& analysis) {
   std::map<int64_t, std::vector<std::string>> by_sample;
@@ -167,6 +168,13 @@ nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& co
   const at::Tensor labels = probe.labels.cpu().contiguous();
   probe_json["dataset_indices"] = idx;
   probe_json["labels"] = std::vector<int64_t>(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+  if (context.noisy.defined()) {
+    // Positions (in the probe set) of the samples whose training label was replaced: with the
+    // outliers' flags they give the enrichment of outliers in label noise.
+    const at::Tensor replaced = context.noisy.cpu().nonzero().squeeze(1).contiguous();
+    probe_json["label_replaced"] =
+        std::vector<int64_t>(replaced.data_ptr<int64_t>(), replaced.data_ptr<int64_t>() + replaced.numel());
+  }
   if (analysis.predictions.defined()) {
     const at::Tensor p = analysis.predictions.contiguous();
     probe_json["predictions"] = std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());

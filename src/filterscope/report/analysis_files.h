@@ -30,6 +30,9 @@ struct Outlier {
 };
 std::vector<Outlier> outlier_samples(const Analysis& analysis);
 
+/// The file-name stem of a probe point's projections ("features.0" -> "features.0").
+std::string file_stem(const std::string& layer);
+
 nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& context);
 
 /// Writes analysis.json, filters.csv and outliers.csv into out_dir (atomically, each), and with

@@ -1,0 +1,53 @@
+// Hypothesis 3 (paper, Tables 4-6): masking anomaly filters improves generalisation. On the overfit
+// checkpoint each anomaly filter is masked alone (its convolution's output channel zeroed), then as
+// many random filters of the same convolutions over several seeds as the baseline, then all anomaly
+// filters at once, following how each outlier sample's prediction moves. The checkpoint file is
+// never changed; --save writes the masked network to a new one.
+#pragma once
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "filterscope/core/params.h"
+#include "filterscope/experiments/run_analyses.h"
+
+namespace filterscope {
+
+struct MaskOptions {
+  int64_t epoch = 0;           ///< checkpoint to mask; 0 = the overfit epoch of RUN/track.json
+  int64_t baseline_seeds = 5;  ///< random-filter baselines (Table 5)
+  int64_t baseline_seed = 0;   ///< seed of the first baseline; the others follow it
+  std::string save;            ///< write the network with every anomaly filter masked to this checkpoint
+
+  static const ParamTable<MaskOptions>& params();
+};
+
+/// A filter to mask: an output channel of a convolution, with the probe points whose analysis
+/// flagged it (a filter flagged at its conv, ReLU and pool outputs is one unit).
+struct MaskUnit {
+  std::string conv;
+  int64_t channel = 0;
+  std::vector<std::string> flagged_at;
+};
+
+/// The anomaly filters of an analysis.json as units, ordered by convolution and channel.
+std::vector<MaskUnit> anomaly_units(const nlohmann::json& analysis);
+
+/// The random baseline for one seed: per convolution, as many filters as `anomalies` has there,
+/// drawn without replacement from that convolution's other filters (fewer when it has too few).
+std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const Network& network, int64_t seed);
+
+/// Masks `units` on network (replacing any masks it had).
+void apply_masks(Network& network, const std::vector<MaskUnit>& units);
+
+/// Zeroes the masked filters' weights and biases, so that the network computes the masked outputs
+/// without masks (the paper's networks have no normalisation after a convolution).
+void bake_masks(Network& network, const std::vector<MaskUnit>& units);
+
+/// Runs the experiment on the chosen checkpoint (analysing it first when needed) and writes
+/// RUN/mask.json and RUN/mask.csv (one row per masked filter). Returns mask.json's content.
+nlohmann::json mask_study(RunAnalyses& analyses, const MaskOptions& options,
+                          const std::function<void(const std::string&)>& log);
+
+}  // namespace filterscope

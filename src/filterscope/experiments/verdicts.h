@@ -1,0 +1,27 @@
+// The verdict per hypothesis, computed from the experiments' files by fixed rules (docs/results.md
+// states them): supported, not supported, inconclusive, or not run / not applicable.
+#pragma once
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace filterscope {
+
+/// Thresholds of the rules.
+struct VerdictRules {
+  double min_rank_correlation = 0.3;  ///< H1: Spearman of the anomaly count with the train-val gap
+  int64_t min_outliers = 5;           ///< H2: fewer outlier samples than this is inconclusive
+  double max_p_value = 0.05;          ///< H2: one-sided rank-sum / hypergeometric test
+  int64_t min_masked = 3;             ///< H3: fewer anomaly filters than this is inconclusive
+  double baseline_sds = 2.0;          ///< H3: margin over the random baseline, in its standard deviations
+};
+
+/// Each argument is the content of track.json, gradients.json, mask.json, or null when that
+/// experiment has not been run. Returns {"hypotheses": [...]} with id, statement, verdict, reason,
+/// rule and the numbers used.
+nlohmann::json compute_verdicts(const nlohmann::json& track, const nlohmann::json& gradients,
+                                const nlohmann::json& mask, const VerdictRules& rules = {});
+
+/// Reads what the run directory has, computes the verdicts and writes RUN/verdicts.json.
+nlohmann::json run_verdicts(const std::filesystem::path& run_dir, const VerdictRules& rules = {});
+
+}  // namespace filterscope

@@ -1,0 +1,48 @@
+// `filterscope report`: one self-contained HTML page for a run directory. The run's files (run.json,
+// metrics.csv, track.json, the overfit epoch's analysis and projections, gradients.json, mask.json)
+// become one JSON object embedded in a page whose inline script draws the charts as SVG; nothing is
+// fetched from the network.
+#pragma once
+#include <c10/core/Device.h>
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "filterscope/core/params.h"
+
+namespace filterscope {
+
+struct ReportOptions {
+  std::string out;                ///< the page; "" = RUN/report.html
+  int64_t anomaly_scatters = 24;  ///< scatter plots of anomaly filters (the most flagged first)
+  int64_t normal_scatters = 2;    ///< normal filters shown beside them, per layer with anomaly filters
+  int64_t thumbnails = 24;        ///< outlier samples shown as images
+
+  static const ParamTable<ReportOptions>& params();
+};
+
+struct ReportResult {
+  std::filesystem::path file;
+  int64_t bytes = 0;
+  std::vector<std::string> missing;  ///< parts the run does not have yet, as the page states them
+};
+
+/// Everything the page shows, from the run's files. The analysed epoch's 2-D projections are made
+/// (and written beside its analysis) when they were not saved. `log` receives progress lines.
+nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOptions& options,
+                           const c10::Device& device, const std::function<void(const std::string&)>& log);
+
+/// The page for `data`: the template with the JSON embedded.
+std::string render_report(const nlohmann::json& data);
+
+/// report_data + render_report, written atomically.
+ReportResult write_report(const std::filesystem::path& run_dir, const ReportOptions& options,
+                          const c10::Device& device, const std::function<void(const std::string&)>& log);
+
+/// The HTML template (src/filterscope/report/report_page.html, compiled in).
+const std::string& report_template();
+
+}  // namespace filterscope

@@ -1,0 +1,44 @@
+"""Checks the files scripts/study.sh leaves in a run directory: each experiment's output exists,
+loads with json/pandas-style readers, and agrees with the others."""
+import csv
+import json
+import os
+import sys
+
+run = sys.argv[1]
+
+
+def load(name):
+    with open(os.path.join(run, name)) as f:
+        return json.load(f)
+
+
+with open(os.path.join(run, "metrics.csv")) as f:
+    metrics = list(csv.DictReader(f))
+track, gradients, mask, verdicts = (load(n) for n in ("track.json", "gradients.json", "mask.json", "verdicts.json"))
+problems = []
+if len(track["epochs"]) != len(metrics):
+    problems.append(f"track has {len(track['epochs'])} epochs, metrics.csv {len(metrics)}")
+roles = {e["role"]: e["epoch"] for e in gradients["epochs"]}
+if roles != {"well_trained": track["well_trained"]["epoch"], "overfit": track["overfit"]["epoch"]}:
+    problems.append(f"gradients epochs {roles} differ from track's")
+if mask["epoch"] != track["overfit"]["epoch"]:
+    problems.append("mask did not use the overfit epoch")
+if mask["anomaly_filters"] > 0 and not os.path.exists(os.path.join(run, "masked-anomaly-filters.pt")):
+    problems.append("no masked checkpoint")
+ids = [h["id"] for h in verdicts["hypotheses"]]
+if ids != ["1", "2", "2b", "3"]:
+    problems.append(f"verdict ids {ids}")
+for h in verdicts["hypotheses"]:
+    if h["verdict"] not in ("supported", "not supported", "inconclusive", "not applicable"):
+        problems.append(f"H{h['id']}: verdict {h['verdict']!r}")
+    if not h["reason"]:
+        problems.append(f"H{h['id']}: no reason")
+enrichment = track["overfit"]["enrichment"]
+if enrichment is None or enrichment["replaced"] == 0:
+    problems.append("a training probe set of a noisy run should record replaced labels")
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"study files consistent: {len(metrics)} epochs, verdicts " +
+      ", ".join(f"H{h['id']} {h['verdict']}" for h in verdicts["hypotheses"]))

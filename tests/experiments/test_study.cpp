@@ -1,0 +1,206 @@
+// gradients, mask and verdict on a small trained run: the files agree with each other and with an
+// independent evaluation, the original checkpoint is untouched, and bad input stops clearly.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "filterscope/core/files.h"
+#include "filterscope/experiments/gradients.h"
+#include "filterscope/experiments/mask.h"
+#include "filterscope/train/checkpoint.h"
+#include "test_util.h"
+
+namespace filterscope {
+namespace {
+
+using testing::run_cli;
+using testing::TempDir;
+
+nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::filesystem::path train_small_run(const TempDir& dir) {
+  const auto run = dir / "run";
+  const auto trained = run_cli({"train", "--dataset", "synthetic", "--synthetic-size", "900", "--train-size", "400",
+                                "--val-size", "120", "--epochs", "3", "--quiet", "--label-noise", "0.2", "--out",
+                                run.string()});
+  EXPECT_EQ(trained.code, 0) << trained.err;
+  return run;
+}
+
+TEST(Gradients, TableOfKnownValues) {
+  SampleGradients g;
+  g.layers = {"a", "b"};
+  g.parameters = {10, 30};
+  g.per_layer = at::tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0}, at::kDouble).view({4, 2});
+  g.overall = at::tensor({1.0, 2.0, 3.0, 4.0}, at::kDouble);
+  const auto t = gradient_table(g, {true, false, true, false});
+  EXPECT_EQ(t["outlier_samples"], 2);
+  EXPECT_DOUBLE_EQ(t["layers"][0]["outlier_mean"].get<double>(), 3.0);  // (1 + 5) / 2
+  EXPECT_DOUBLE_EQ(t["layers"][0]["normal_mean"].get<double>(), 5.0);   // (3 + 7) / 2
+  EXPECT_DOUBLE_EQ(t["layers"][1]["ratio"].get<double>(), 4.0 / 6.0);  // (2 + 6) / (4 + 8)
+  EXPECT_DOUBLE_EQ(t["overall"]["ratio"].get<double>(), 2.0 / 3.0);
+  EXPECT_EQ(t["layers_outliers_larger"], 0);
+  // No outliers: means that cannot exist are null, not zero.
+  const auto none = gradient_table(g, {false, false, false, false});
+  EXPECT_TRUE(none["overall"]["outlier_mean"].is_null());
+  EXPECT_TRUE(none["overall"]["ratio"].is_null());
+}
+
+TEST(Gradients, PerSampleValuesDoNotDependOnOrderOrLeakBetweenSamples) {
+  TempDir dir;
+  const auto run_dir = train_small_run(dir);
+  const PreparedRun run = prepare_run(read_run_settings(run_dir));
+  Network network = load_checkpoint(checkpoint_path(run_dir, 3));
+  const Dataset ten = subset(run.data.train, at::arange(10, at::kLong), "ten");
+  const Dataset reversed = subset(run.data.train, at::arange(9, -1, -1, at::kLong), "reversed");
+  const SampleGradients a = per_sample_gradients(network, ten, run.transform, at::kCPU);
+  const SampleGradients b = per_sample_gradients(network, reversed, run.transform, at::kCPU);
+  ASSERT_EQ(a.layers, (std::vector<std::string>{"features.0", "features.3", "features.6", "classifier.0", "classifier.2"}));
+  EXPECT_TRUE(at::allclose(a.per_layer, b.per_layer.flip({0}), 1e-12, 0));
+  EXPECT_TRUE(a.per_layer.gt(0).all().item<bool>());
+  // overall is the parameter-weighted mean of the layers' means.
+  at::Tensor weights = at::tensor(a.parameters, at::kDouble);
+  EXPECT_TRUE(at::allclose(a.overall, (a.per_layer * weights).sum(1) / weights.sum(), 1e-12, 0));
+  // The network is left as it was: eval/train mode and no gradients kept.
+  EXPECT_TRUE(network->is_training());
+  for (const auto& p : network->parameters()) EXPECT_TRUE(!p.grad().defined() || p.grad().abs().sum().item<double>() == 0);
+}
+
+TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
+  TempDir dir;
+  const auto run = train_small_run(dir);
+  const std::vector<std::string> flags = {"--split", "train", "--probe-size", "80", "--theta", "1", "--quiet"};
+
+  // Before track there are no chosen epochs.
+  const auto early = run_cli(with({"gradients", run.string()}, flags));
+  EXPECT_NE(early.code, 0);
+  EXPECT_NE(early.err.find("no track.json"), std::string::npos) << early.err;
+  EXPECT_NE(early.err.find("filterscope track"), std::string::npos) << early.err;
+
+  ASSERT_EQ(run_cli(with({"track", run.string()}, flags)).code, 0);
+  const auto track = read_json(run / "track.json");
+
+  // gradients: both epochs, per-sample rows that average to the table.
+  const auto g_run = run_cli(with({"gradients", run.string()}, flags));
+  ASSERT_EQ(g_run.code, 0) << g_run.err;
+  EXPECT_NE(g_run.out.find("Table 3"), std::string::npos);
+  const auto g = read_json(run / "gradients.json");
+  ASSERT_EQ(g["epochs"].size(), 2u);
+  EXPECT_EQ(g["epochs"][0]["epoch"], track["well_trained"]["epoch"]);
+  EXPECT_EQ(g["epochs"][1]["epoch"], track["overfit"]["epoch"]);
+  const auto overfit_analysis =
+      read_json(run / "analysis" / ("epoch-00" + std::to_string(track["overfit"]["epoch"].get<int>())) / "analysis.json");
+  EXPECT_EQ(g["epochs"][1]["outlier_samples"], overfit_analysis["outliers"].size());
+  EXPECT_TRUE(g["epochs"][1]["analysis_reused"].get<bool>());
+  std::istringstream csv(read_file(run / "gradients.csv"));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line.rfind("epoch,role,position,dataset_index,label,outlier,label_replaced,overall,features.0", 0), 0u);
+  double out_sum = 0, normal_sum = 0;
+  int out_n = 0, normal_n = 0, rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    if (cells[1] != "overfit") continue;
+    (cells[5] == "1" ? out_sum : normal_sum) += std::stod(cells[7]);
+    (cells[5] == "1" ? out_n : normal_n) += 1;
+  }
+  EXPECT_EQ(rows, 160);
+  ASSERT_GT(out_n, 0);
+  EXPECT_NEAR(g["epochs"][1]["overall"]["ratio"].get<double>(), (out_sum / out_n) / (normal_sum / normal_n), 1e-6);
+
+  // A checkpoint that does not exist.
+  const auto missing = run_cli(with({"gradients", run.string(), "--overfit-epoch", "9"}, flags));
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.err.find("no checkpoint for epoch 9"), std::string::npos) << missing.err;
+
+  // An analysis made with other settings than requested.
+  const auto other = run_cli(with({"mask", run.string(), "--beta", "1.3"}, flags));
+  EXPECT_NE(other.code, 0);
+  EXPECT_NE(other.err.find("was made with other settings than requested"), std::string::npos) << other.err;
+
+  // mask: Tables 4-6, the random baseline from the same convolutions, a saved copy.
+  const auto checkpoint = checkpoint_path(run, track["overfit"]["epoch"].get<int64_t>());
+  const std::string original = read_file(checkpoint);
+  const auto saved = dir / "masked.pt";
+  const auto m_run = run_cli(with({"mask", run.string(), "--baseline-seeds", "2", "--save", saved.string()}, flags));
+  ASSERT_EQ(m_run.code, 0) << m_run.err;
+  EXPECT_EQ(read_file(checkpoint), original);  // the original is untouched
+  const auto m = read_json(run / "mask.json");
+  const auto units = anomaly_units(overfit_analysis);
+  ASSERT_FALSE(units.empty()) << "the test's criteria should flag filters on this run";
+  EXPECT_EQ(m["anomaly_filters"], units.size());
+  EXPECT_EQ(m["one_at_a_time"]["filters"].size(), units.size());
+  std::set<std::string> anomaly_names, anomaly_convs;
+  for (const auto& u : units) anomaly_names.insert(u.conv + ":" + std::to_string(u.channel)), anomaly_convs.insert(u.conv);
+  for (const auto& seed : m["random_baseline"]["seeds"]) {
+    EXPECT_EQ(seed["filters"].size(), units.size());
+    for (const auto& f : seed["filters"]) {
+      const std::string name = f;
+      EXPECT_EQ(anomaly_names.count(name), 0u) << name;
+      EXPECT_EQ(anomaly_convs.count(name.substr(0, name.find(':'))), 1u) << name;
+    }
+  }
+  const auto& all = m["all_at_once"];
+  EXPECT_EQ(all["right_to_right"].get<int64_t>() + all["right_to_wrong"].get<int64_t>() +
+                all["wrong_to_right"].get<int64_t>() + all["wrong_to_wrong"].get<int64_t>(),
+            all["outlier_samples"].get<int64_t>());
+  // The saved network, without masks, computes what the masked one did.
+  const PreparedRun prepared = prepare_run(read_run_settings(run));
+  Network masked = load_checkpoint(saved);
+  EXPECT_DOUBLE_EQ(evaluate(masked, prepared.data.val, prepared.transform, at::kCPU).accuracy,
+                   all["val_acc"].get<double>());
+  // The same seeds give the same file.
+  ASSERT_EQ(run_cli(with({"mask", run.string(), "--baseline-seeds", "2"}, flags)).code, 0);
+  auto again = read_json(run / "mask.json");
+  again.erase("saved");
+  auto first = m;
+  first.erase("saved");
+  EXPECT_EQ(again, first);
+
+  // verdict: every hypothesis gets one of the stated outcomes.
+  const auto v_run = run_cli({"verdict", run.string()});
+  ASSERT_EQ(v_run.code, 0) << v_run.err;
+  const auto v = read_json(run / "verdicts.json");
+  ASSERT_EQ(v["hypotheses"].size(), 4u);
+  const std::set<std::string> outcomes = {"supported", "not supported", "inconclusive", "not applicable"};
+  for (const auto& h : v["hypotheses"]) EXPECT_EQ(outcomes.count(h["verdict"].get<std::string>()), 1u) << h.dump();
+  EXPECT_NE(v_run.out.find("H3"), std::string::npos);
+
+  // Settings under which nothing is flagged: mask and gradients say so.
+  const std::vector<std::string> calm = {"--split", "train", "--probe-size", "150", "--layers", "features.7",
+                                         "--reanalyse", "--quiet"};
+  const auto nothing = run_cli(with({"mask", run.string()}, calm));
+  ASSERT_EQ(nothing.code, 0) << nothing.err;
+  EXPECT_NE(nothing.out.find("has no anomaly filters: nothing to mask"), std::string::npos) << nothing.out;
+  const auto no_outliers = run_cli(with({"gradients", run.string()}, calm));
+  ASSERT_EQ(no_outliers.code, 0) << no_outliers.err;
+  EXPECT_NE(no_outliers.out.find("no outlier samples"), std::string::npos) << no_outliers.out;
+  const auto calm_verdict = run_cli({"verdict", run.string()});
+  EXPECT_NE(calm_verdict.out.find("nothing to mask"), std::string::npos) << calm_verdict.out;
+}
+
+TEST(Study, VerdictOfAnEmptyRunSaysWhatIsMissing) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "run");
+  const auto v = run_cli({"verdict", (dir / "run").string()});
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.out.find("not run"), std::string::npos);
+  const auto none = run_cli({"verdict", (dir / "nowhere").string()});
+  EXPECT_NE(none.err.find("no such run directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace filterscope
