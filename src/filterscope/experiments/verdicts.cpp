@@ -94,7 +94,7 @@ nlohmann::json hypothesis2(const nlohmann::json& gradients, const VerdictRules& 
                                   {"layers_outliers_larger", overfit->at("layers_outliers_larger")},
                                   {"layers", overfit->at("layers").size()}};
   const std::string facts = detail::concat(n, " outlier samples at epoch ", overfit->at("epoch").get<int64_t>(),
-                                           ": mean |gradient| ", fixed(ratio), "x the normal samples', p = ", pvalue(p),
+                                           ": mean absolute gradient ", fixed(ratio), "x the normal samples', p = ", pvalue(p),
                                            "; larger in ", overfit->at("layers_outliers_larger").get<int64_t>(), " of ",
                                            overfit->at("layers").size(), " layers");
   if (n < r.min_outliers) return verdict("2", statement, rule, "inconclusive", "too few outlier samples: " + facts, numbers);
@@ -151,7 +151,7 @@ nlohmann::json hypothesis3(const nlohmann::json& mask, const VerdictRules& r) {
                                   {"val_acc_all_masked", all.at("val_acc")}};
   const std::string facts = detail::concat(
       "masking one of ", n, " anomaly filters raised validation accuracy in ", fixed(100 * share, 0),
-      "% of cases against ", fixed(100 * m, 0), "% +- ", fixed(100 * sd0, 0), "% for random filters; all at once: ",
+      "% of cases against ", fixed(100 * m, 0), "% ± ", fixed(100 * sd0, 0), "% for random filters; all at once: ",
       fixed(100 * mask.at("before").at("val_acc").get<double>(), 1), "% -> ",
       fixed(100 * all.at("val_acc").get<double>(), 1), "%");
   if (n < r.min_masked) return verdict("3", statement, rule, "inconclusive", "too few anomaly filters: " + facts, numbers);
