@@ -63,4 +63,4 @@ step 5 "verdicts"
 
 step 6 "report"
 "$bin" report "$out"
-printf '\nstudy finished in %d s; everything is in %s\n' $((SECONDS - start)) "$out" >&2
+printf '\nstudy finished in %d s; everything is in %s\nreport: %s\n' $((SECONDS - start)) "$out" "$out/report.html" >&2
