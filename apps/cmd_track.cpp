@@ -82,11 +82,8 @@ void register_track(CLI::App& app, Commands& commands) {
       validate_params(args->track, TrackOptions::params());
       AnalyzeOptions analyze = args->analyze;
       analyze.progress = false;
-      const bool quiet = args->quiet;
-      const nlohmann::json t = track_run(args->run_dir, args->probe, analyze, args->track, device,
-                                         [quiet](const std::string& line) {
-                                           if (!quiet) std::fprintf(stderr, "track: %s\n", line.c_str());
-                                         });
+      const nlohmann::json t =
+          track_run(args->run_dir, args->probe, analyze, args->track, device, stderr_log("track", args->quiet));
       print_track(t);
       std::printf("\nwrote %s/track.json and track.csv\n", args->run_dir.c_str());
     };

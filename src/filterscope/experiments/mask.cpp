@@ -218,12 +218,10 @@ nlohmann::json mask_study(RunAnalyses& analyses, const MaskOptions& options,
                             {"share_val_up", {{"mean", json_number(mean(val_up))}, {"sd", json_number(sample_sd(val_up))}}}};
 
   // Table 6: every anomaly filter at once, and how the outlier samples' predictions move.
-  apply_masks(network, anomalies);
-  const Scores all = accuracies(network, run, device);
   const ProbeSet& probe = analyses.probe();
-  network->clear_channel_masks();
   const at::Tensor pred_before = evaluate(network, probe.samples, run.transform, device).predictions;
   apply_masks(network, anomalies);
+  const Scores all = accuracies(network, run, device);
   const at::Tensor pred_after = evaluate(network, probe.samples, run.transform, device).predictions;
   network->clear_channel_masks();
   int64_t rr = 0, rw = 0, wr = 0, ww = 0;

@@ -103,4 +103,8 @@ nlohmann::json read_json_file(const fs::path& path) {
   }
 }
 
+nlohmann::json read_json_file_if_exists(const fs::path& path) {
+  return fs::exists(path) ? read_json_file(path) : nlohmann::json(nullptr);
+}
+
 }  // namespace filterscope

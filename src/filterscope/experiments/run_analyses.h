@@ -71,4 +71,7 @@ StudyEpochs study_epochs(const std::filesystem::path& run_dir, int64_t well_trai
 /// Reads and parses a JSON file; throws Error naming it when it is missing or malformed.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
+/// read_json_file, or null when the file does not exist (an experiment not run yet).
+nlohmann::json read_json_file_if_exists(const std::filesystem::path& path);
+
 }  // namespace filterscope

@@ -160,10 +160,6 @@ nlohmann::json hypothesis3(const nlohmann::json& mask, const VerdictRules& r) {
   if (!(share > m)) outcome = "not supported";
   return verdict("3", statement, rule, outcome, facts, numbers);
 }
-
-nlohmann::json optional_json(const fs::path& file) {
-  return fs::exists(file) ? read_json_file(file) : nlohmann::json(nullptr);
-}
 }  // namespace
 
 nlohmann::json compute_verdicts(const nlohmann::json& track, const nlohmann::json& gradients,
@@ -178,8 +174,8 @@ nlohmann::json run_verdicts(const fs::path& run_dir, const VerdictRules& rules) 
   FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
   nlohmann::json out;
   try {
-    out = compute_verdicts(optional_json(run_dir / "track.json"), optional_json(run_dir / "gradients.json"),
-                           optional_json(run_dir / "mask.json"), rules);
+    out = compute_verdicts(read_json_file_if_exists(run_dir / "track.json"), read_json_file_if_exists(run_dir / "gradients.json"),
+                           read_json_file_if_exists(run_dir / "mask.json"), rules);
   } catch (const nlohmann::json::exception& e) {
     throw Error(detail::concat(run_dir.string(), ": track.json, gradients.json or mask.json lacks a field (", e.what(),
                                "); were they written by another version? Run the experiments again"));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "filterscope/core/error.h"
@@ -34,10 +35,6 @@ const ParamTable<ReportOptions>& ReportOptions::params() {
 }
 
 namespace {
-
-nlohmann::json optional_file(const fs::path& file) {
-  return fs::exists(file) ? read_json_file(file) : nlohmann::json(nullptr);
-}
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -109,9 +106,9 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
            (run_dir / "run.json").string(), ": no network/dataset/label_noise entries (written by another version?)");
   const RunSettings settings = read_run_settings(run_dir);
   const auto metrics = read_metrics(run_dir);
-  const nlohmann::json track = optional_file(run_dir / "track.json");
-  const nlohmann::json gradients = optional_file(run_dir / "gradients.json");
-  const nlohmann::json mask = optional_file(run_dir / "mask.json");
+  const nlohmann::json track = read_json_file_if_exists(run_dir / "track.json");
+  const nlohmann::json gradients = read_json_file_if_exists(run_dir / "gradients.json");
+  const nlohmann::json mask = read_json_file_if_exists(run_dir / "mask.json");
 
   nlohmann::json data;
   std::vector<std::string> missing;
@@ -192,6 +189,7 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
     nlohmann::json layers = nlohmann::json::array();
     std::vector<std::tuple<int64_t, std::string, nlohmann::json, int64_t>> anomaly_filters;  // flags, layer, filter, lambda
     nlohmann::json scatters = nlohmann::json::array();
+    std::map<std::string, std::pair<at::Tensor, at::Tensor>> projections;  // layer -> points, labels
     for (const auto& layer : analysis.at("layers")) {
       const std::string name = layer.at("name");
       nlohmann::json ch = nlohmann::json::array(), act = nlohmann::json::array(), anomaly = nlohmann::json::array();
@@ -210,8 +208,10 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
                         {"anomaly", anomaly}});
       if (layer.at("anomaly_count").get<int64_t>() == 0) continue;
       const int64_t lambda = layer.at("lambda").get<int64_t>();
-      const at::Tensor points = read_npy(dir / "projections" / (file_stem(name) + ".points.npy"));
-      const at::Tensor labels = read_npy(dir / "projections" / (file_stem(name) + ".labels.npy"));
+      const auto& [points, labels] =
+          projections.emplace(name, std::make_pair(read_npy(dir / "projections" / (file_stem(name) + ".points.npy")),
+                                                   read_npy(dir / "projections" / (file_stem(name) + ".labels.npy"))))
+              .first->second;
       int64_t normal_shown = 0;
       const auto& filters = layer.at("filters");
       for (size_t c = 0; c < filters.size(); ++c) {
@@ -230,15 +230,11 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
     std::stable_sort(anomaly_filters.begin(), anomaly_filters.end(),
                      [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
     int64_t shown = 0;
-    std::map<std::string, std::pair<at::Tensor, at::Tensor>> loaded;
     for (const auto& [members, name, f, lambda] : anomaly_filters) {
       if (shown++ >= options.anomaly_scatters) break;
-      auto it = loaded.find(name);
-      if (it == loaded.end())
-        it = loaded.emplace(name, std::make_pair(read_npy(dir / "projections" / (file_stem(name) + ".points.npy")),
-                                                 read_npy(dir / "projections" / (file_stem(name) + ".labels.npy")))).first;
+      const auto& [points, labels] = projections.at(name);
       const int64_t c = f.at("filter").get<int64_t>();
-      scatters.push_back(scatter_json(name, f, lambda, it->second.first[c], it->second.second[c]));
+      scatters.push_back(scatter_json(name, f, lambda, points[c], labels[c]));
     }
     // Thumbnails of the strongest outliers, from the probe set the analysis used.
     nlohmann::json thumbs = nlohmann::json::array();
