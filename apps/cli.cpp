@@ -9,15 +9,13 @@
 
 namespace filterscope::cli {
 
-int run(int argc, const char* const* argv) {
-  CLI::App app{
+void build_app(CLI::App& app, Commands& commands) {
+  app.description(
       "filterscope: finds the filters of a CNN that signal overfitting (GMM clustering of each "
-      "filter's feature maps) and the training samples behind them."};
+      "filter's feature maps) and the training samples behind them.");
   app.name("filterscope");
   app.require_subcommand(1);
   app.set_version_flag("--version", "filterscope 0.1.0");
-  tune_allocator();
-  Commands commands;
   register_train(app, commands);
   register_cluster(app, commands);
   register_analyze(app, commands);
@@ -27,6 +25,13 @@ int run(int argc, const char* const* argv) {
   register_verdict(app, commands);
   register_report(app, commands);
   register_docs(app, commands);
+}
+
+int run(int argc, const char* const* argv) {
+  CLI::App app;
+  tune_allocator();
+  Commands commands;
+  build_app(app, commands);
   try {
     app.parse(argc, argv);
     commands.action();

@@ -1,14 +1,49 @@
-// Turns a parameter table (core/params.h) into CLI11 flags.
+// Turns parameter tables (core/params.h) into CLI11 flags, and declares the flag groups that several
+// commands share, so that each flag is declared once: runtime (device, threads, quiet), the model
+// argument (run directory, checkpoint or TorchScript with the dataset flags), the probe set and the
+// analysis settings.
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
 #include "filterscope/core/params.h"
+#include "filterscope/core/runtime.h"
 
 namespace filterscope::cli {
 
+/// "INT in [1, 1000]", "FLOAT > 0", "{val,train}": the value column of --help and docs/options.md.
 template <class O>
-void add_params(CLI::App* app, O& options, const ParamTable<O>& table) {
+std::string value_type(const Param<O>& p) {
+  std::string type;
+  std::visit(
+      [&](auto member) {
+        using T = std::decay_t<decltype(std::declval<O>().*member)>;
+        if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+          type = std::is_same_v<T, int64_t> ? "INT" : "FLOAT";
+          const std::string range = p.bounds.describe();
+          if (range != "any number") type += " " + range;
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (p.choices.empty()) {
+            type = "TEXT";
+          } else {
+            type = "{";
+            for (size_t i = 0; i < p.choices.size(); ++i) type += (i ? "," : "") + p.choices[i];
+            type += "}";
+          }
+        }
+      },
+      p.field);
+  return type;
+}
+
+/// Adds the table's parameters as flags (only those named in `only`, when it is not empty).
+template <class O>
+void add_params(CLI::App* app, O& options, const ParamTable<O>& table, const std::vector<std::string>& only = {}) {
   for (const auto& p : table) {
+    if (!only.empty() && std::find(only.begin(), only.end(), p.name) == only.end()) continue;
     std::visit(
         [&](auto member) {
           auto& value = options.*member;
@@ -17,15 +52,7 @@ void add_params(CLI::App* app, O& options, const ParamTable<O>& table) {
           if constexpr (std::is_same_v<T, bool>) {
             app->add_flag(flag, value, p.help);
           } else {
-            std::string help = p.help;
-            if constexpr (std::is_same_v<T, std::string>) {
-              if (!p.choices.empty()) {
-                help += " {";
-                for (size_t i = 0; i < p.choices.size(); ++i) help += (i ? "," : "") + p.choices[i];
-                help += "}";
-              }
-            }
-            app->add_option(flag, value, help)->capture_default_str();
+            app->add_option(flag, value, p.help)->capture_default_str()->type_name(value_type(p));
           }
         },
         p.field);
@@ -38,8 +65,24 @@ void reject_given(const CLI::App* app, const ParamTable<O>& table, const std::ve
                   const std::string& why) {
   for (const auto& p : table) {
     if (std::find(allowed.begin(), allowed.end(), p.name) != allowed.end()) continue;
+    if (app->get_option_no_throw("--" + p.name) == nullptr) continue;
     FS_CHECK(app->count("--" + p.name) == 0, "--", p.name, " ", why);
   }
 }
+
+/// --device, --threads, --quiet (all of them, or those named in `only`).
+inline void add_runtime_flags(CLI::App* app, RuntimeOptions& runtime, const std::vector<std::string>& only = {}) {
+  add_params(app, runtime, RuntimeOptions::params(), only);
+}
+
+/// A progress logger that prints "command: line" on stderr unless quiet.
+inline std::function<void(const std::string&)> stderr_log(const std::string& command, bool quiet) {
+  return [command, quiet](const std::string& line) {
+    if (!quiet) std::fprintf(stderr, "%s: %s\n", command.c_str(), line.c_str());
+  };
+}
+
+/// The --help footer with one example command line.
+inline void add_example(CLI::App* app, const std::string& example) { app->footer("\nExample:\n  " + example); }
 
 }  // namespace filterscope::cli

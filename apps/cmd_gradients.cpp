@@ -1,4 +1,5 @@
 // filterscope gradients: per-sample gradients of outlier and normal samples (hypothesis 2, Table 3).
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -10,37 +11,35 @@ namespace filterscope::cli {
 
 namespace {
 struct GradientsArgs {
-  RunStudyArgs run;
+  StudyArgs study;
   GradientOptions gradients;
 };
 
-std::string cell(const nlohmann::json& v, const char* format) {
-  if (v.is_null()) return "n/a";
+std::string cell(double v, const char* format) {
+  if (!std::isfinite(v)) return "n/a";
   char text[32];
-  std::snprintf(text, sizeof text, format, v.get<double>());
+  std::snprintf(text, sizeof text, format, v);
   return text;
 }
 
-void print_table(const nlohmann::json& g) {
-  for (const auto& e : g["epochs"]) {
+void print_table(const GradientsRecord& g) {
+  for (const auto& e : g.epochs) {
     std::printf("\n%s epoch %lld: %lld outlier and %lld normal samples (Table 3)\n",
-                e["role"] == "overfit" ? "overfit" : "well-trained", static_cast<long long>(e["epoch"].get<int64_t>()),
-                static_cast<long long>(e["outlier_samples"].get<int64_t>()),
-                static_cast<long long>(e["normal_samples"].get<int64_t>()));
-    if (e.contains("note")) {
-      std::printf("  %s\n", e["note"].get<std::string>().c_str());
+                e.role == "overfit" ? "overfit" : e.role == "model" ? "model," : "well-trained",
+                static_cast<long long>(e.epoch), static_cast<long long>(e.outlier_samples),
+                static_cast<long long>(e.normal_samples));
+    if (e.note) {
+      std::printf("  %s\n", e.note->c_str());
       continue;
     }
     std::printf("  %-16s %10s %14s %14s %7s\n", "layer", "parameters", "outliers", "normal", "ratio");
-    auto row = [](const std::string& name, const std::string& params, const nlohmann::json& r) {
-      std::printf("  %-16s %10s %14s %14s %7s\n", name.c_str(), params.c_str(),
-                  cell(r["outlier_mean"], "%.4e").c_str(), cell(r["normal_mean"], "%.4e").c_str(),
-                  cell(r["ratio"], "%.2f").c_str());
+    auto row = [](const std::string& name, const std::string& params, const GradientMeans& r) {
+      std::printf("  %-16s %10s %14s %14s %7s\n", name.c_str(), params.c_str(), cell(r.outlier_mean, "%.4e").c_str(),
+                  cell(r.normal_mean, "%.4e").c_str(), cell(r.ratio, "%.2f").c_str());
     };
-    for (const auto& l : e["layers"]) row(l["name"].get<std::string>(), std::to_string(l["parameters"].get<int64_t>()), l);
-    row("overall", "", e["overall"]);
-    std::printf("  one-sided Mann-Whitney (outliers larger): p = %s\n",
-                cell(e["overall"]["mann_whitney"]["p_greater"], "%.3g").c_str());
+    for (const auto& l : e.layers) row(l.name, std::to_string(l.parameters), l);
+    row("overall", "", e.overall);
+    std::printf("  one-sided Mann-Whitney (outliers larger): p = %s\n", cell(e.p_greater, "%.3g").c_str());
   }
 }
 }  // namespace
@@ -49,19 +48,28 @@ void register_gradients(CLI::App& app, Commands& commands) {
   auto args = std::make_shared<GradientsArgs>();
   CLI::App* sub = app.add_subcommand(
       "gradients",
-      "Per-sample gradients of the loss on the well-trained and the overfit checkpoint, averaged over the "
-      "outlier samples of each checkpoint's analysis and over the other probe samples, per layer and overall "
-      "(the paper's hypothesis 2, Table 3). The epochs come from RUN/track.json unless given; epochs not yet "
-      "analysed are analysed with the analysis flags. Writes RUN/gradients.json and RUN/gradients.csv.");
-  add_run_study_flags(sub, args->run);
+      "Per-sample gradients of the loss, averaged over the outlier samples of the model's analysis and over the "
+      "other probe samples, per layer and overall (the paper's hypothesis 2, Table 3). For a run directory: on "
+      "the well-trained and the overfit checkpoint (from RUN/track.json unless given), analysing epochs not yet "
+      "analysed, writing RUN/gradients.json and RUN/gradients.csv. For one checkpoint or TorchScript file: on "
+      "that model, writing gradients.json and .csv beside its analysis (--out).");
+  add_study_flags(sub, args->study);
   add_params(sub, args->gradients, GradientOptions::params());
-  sub->callback([&commands, args] {
-    commands.action = [args] {
+  add_example(sub, "filterscope gradients runs/study-simple-cnn-fashion-mnist-noise20 --split train --probe-size 1000");
+  sub->callback([&commands, sub, args] {
+    commands.action = [sub, args] {
       validate_params(args->gradients, GradientOptions::params());
-      RunAnalyses analyses = open_run_study(args->run);
-      const nlohmann::json g = gradient_study(analyses, args->gradients, stderr_log("gradients", args->run.quiet));
-      print_table(g);
-      std::printf("\nwrote %s/gradients.json and gradients.csv\n", args->run.run_dir.c_str());
+      const auto log = stderr_log("gradients", args->study.runtime.quiet);
+      run_study_command(
+          sub, args->study, GradientOptions::params(),
+          [&](RunAnalyses& analyses) {
+            print_table(gradient_study(analyses, args->gradients, log));
+            return RunLayout(analyses.run_dir()).gradients_json();
+          },
+          [&](OpenedModel& m) {
+            print_table(model_gradients(m.source, m.analysis, m.out, log));
+            return m.out / RunLayout::kGradientsJson;
+          });
     };
   });
 }

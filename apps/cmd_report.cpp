@@ -13,9 +13,7 @@ namespace {
 struct ReportArgs {
   std::string run_dir;
   ReportOptions report;
-  std::string device = "cpu";
-  int64_t threads = 0;
-  bool quiet = false;
+  RuntimeOptions runtime;
 };
 }  // namespace
 
@@ -29,16 +27,14 @@ void register_report(CLI::App& app, Commands& commands) {
       "gradients and mask, and the verdicts. Parts not yet run are named on the page.");
   sub->add_option("run", args->run_dir, "run directory")->required();
   add_params(sub, args->report, ReportOptions::params());
-  sub->add_option("--device", args->device, "cpu, cuda or cuda:N (only used when projections must be made)")
-      ->capture_default_str();
-  sub->add_option("--threads", args->threads, "CPU threads; 0 = all cores")->capture_default_str();
-  sub->add_flag("--quiet", args->quiet, "no progress output");
+  add_runtime_flags(sub, args->runtime);
+  add_example(sub, "filterscope report runs/study-simple-cnn-fashion-mnist-noise20 --thumbnails 48");
   sub->callback([&commands, args] {
     commands.action = [args] {
-      configure_threads(args->threads);
+      const c10::Device device = apply_runtime(args->runtime);
       validate_params(args->report, ReportOptions::params());
-      const bool quiet = args->quiet;
-      const ReportResult r = write_report(args->run_dir, args->report, parse_device(args->device),
+      const bool quiet = args->runtime.quiet;
+      const ReportResult r = write_report(args->run_dir, args->report, device,
                                           [quiet](const std::string& line) {
                                             if (!quiet) std::fprintf(stderr, "report: %s\n", line.c_str());
                                           });

@@ -16,48 +16,42 @@ struct TrackArgs {
   ProbeSetOptions probe;
   AnalyzeOptions analyze;
   TrackOptions track;
-  std::string device = "cpu";
-  int64_t threads = 0;
-  bool quiet = false;
+  ReuseOptions reuse;
+  RuntimeOptions runtime;
 };
 
-std::string rho(const nlohmann::json& v) {
-  if (v.is_null()) return "  n/a";
+std::string rho(double v) {
+  if (!std::isfinite(v)) return "  n/a";
   char text[16];
-  std::snprintf(text, sizeof text, "%+.2f", v.get<double>());
+  std::snprintf(text, sizeof text, "%+.2f", v);
   return text;
 }
 
-void print_track(const nlohmann::json& t) {
+void print_track(const TrackRecord& t) {
   std::printf("\n%5s %9s %8s %8s %8s | %7s %10s %7s %8s\n", "epoch", "train acc", "val loss", "val acc", "gap",
               "anomaly", "unbalanced", "high CH", "outliers");
-  for (const auto& e : t["epochs"]) {
-    const double gap = e["train_acc"].get<double>() - e["val_acc"].get<double>();
-    std::printf("%5lld %8.1f%% %8.4f %7.1f%% %7.1f%% | %7lld %10lld %7lld %8lld\n",
-                static_cast<long long>(e["epoch"].get<int64_t>()), 100 * e["train_acc"].get<double>(),
-                e["val_loss"].get<double>(), 100 * e["val_acc"].get<double>(), 100 * gap,
-                static_cast<long long>(e["anomaly_filters"].get<int64_t>()),
-                static_cast<long long>(e["unbalanced_filters"].get<int64_t>()),
-                static_cast<long long>(e["high_ch_filters"].get<int64_t>()),
-                static_cast<long long>(e["outlier_samples"].get<int64_t>()));
+  for (const auto& e : t.epochs) {
+    std::printf("%5lld %8.1f%% %8.4f %7.1f%% %7.1f%% | %7lld %10lld %7lld %8lld\n", static_cast<long long>(e.epoch),
+                100 * e.train_acc, e.val_loss, 100 * e.val_acc, 100 * (e.train_acc - e.val_acc),
+                static_cast<long long>(e.anomaly_filters), static_cast<long long>(e.unbalanced_filters),
+                static_cast<long long>(e.high_ch_filters), static_cast<long long>(e.outlier_samples));
   }
-  const auto& w = t["well_trained"];
-  const auto& o = t["overfit"];
-  std::printf("\nwell-trained epoch %lld (%s): val acc %.1f%%, %lld anomaly filter(s)\n",
-              static_cast<long long>(w["epoch"].get<int64_t>()), t["rules"]["well_trained"].get<std::string>().c_str(),
-              100 * w["val_acc"].get<double>(), static_cast<long long>(w["anomaly_filters"].get<int64_t>()));
-  std::printf("overfit epoch %lld (%s): val acc %.1f%%%s, %lld anomaly filter(s)\n",
-              static_cast<long long>(o["epoch"].get<int64_t>()), t["rules"]["overfit"].get<std::string>().c_str(),
-              100 * o["val_acc"].get<double>(),
-              t["val_acc_dropped"].get<bool>() ? "" : " (validation accuracy did not drop)",
-              static_cast<long long>(o["anomaly_filters"].get<int64_t>()));
+  const auto& w = t.well_trained;
+  const auto& o = t.overfit;
+  std::printf("\nwell-trained epoch %lld (%s): val acc %.1f%%, %lld anomaly filter(s)\n", static_cast<long long>(w.epoch),
+              t.well_trained_rule.c_str(), 100 * w.val_acc, static_cast<long long>(w.anomaly_filters));
+  std::printf("overfit epoch %lld (%s): val acc %.1f%%%s, %lld anomaly filter(s)\n", static_cast<long long>(o.epoch),
+              t.overfit_rule.c_str(), 100 * o.val_acc,
+              t.val_acc_dropped ? "" : " (validation accuracy did not drop)", static_cast<long long>(o.anomaly_filters));
   std::printf("\nper probe point (Table 2):\n");
-  for (const auto& [layer, count] : w["per_layer"].items())
-    std::printf("  %-20s %4lld -> %4lld\n", layer.c_str(), static_cast<long long>(count.get<int64_t>()),
-                static_cast<long long>(o["per_layer"][layer].get<int64_t>()));
+  for (const auto& [layer, count] : w.per_layer) {
+    const auto it = o.per_layer.find(layer);
+    std::printf("  %-20s %4lld -> %4lld\n", layer.c_str(), static_cast<long long>(count),
+                static_cast<long long>(it == o.per_layer.end() ? 0 : it->second));
+  }
   std::printf("\nSpearman rank correlation across epochs    with val loss   with train-val accuracy gap\n");
-  for (const auto& [name, c] : t["spearman"].items())
-    std::printf("  %-40s %5s %20s\n", name.c_str(), rho(c["val_loss"]).c_str(), rho(c["generalisation_gap"]).c_str());
+  for (const auto& [name, c] : t.spearman)
+    std::printf("  %-40s %5s %20s\n", name.c_str(), rho(c.val_loss).c_str(), rho(c.generalisation_gap).c_str());
 }
 }  // namespace
 
@@ -71,21 +65,20 @@ void register_track(CLI::App& app, Commands& commands) {
   sub->add_option("run", args->run_dir, "run directory of `filterscope train`")->required();
   add_params(sub, args->track, TrackOptions::params());
   add_analysis_flags(sub, args->analyze, args->probe);
-  sub->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub->add_option("--threads", args->threads, "CPU threads; 0 = all cores")->capture_default_str();
-  sub->add_flag("--quiet", args->quiet, "no progress output");
+  add_params(sub, args->reuse, ReuseOptions::params());
+  add_runtime_flags(sub, args->runtime);
+  add_example(sub, "filterscope track runs/study-simple-cnn-fashion-mnist-noise20 --split train --probe-size 1000");
   sub->callback([&commands, args] {
     commands.action = [args] {
-      configure_threads(args->threads);
-      const c10::Device device = parse_device(args->device);
-      validate_analysis_flags(args->analyze);
+      const c10::Device device = apply_runtime(args->runtime);
+      validate_analysis_flags(args->analyze, args->probe);
       validate_params(args->track, TrackOptions::params());
       AnalyzeOptions analyze = args->analyze;
       analyze.progress = false;
-      const nlohmann::json t =
-          track_run(args->run_dir, args->probe, analyze, args->track, device, stderr_log("track", args->quiet));
+      const TrackRecord t = track_run(args->run_dir, args->probe, analyze, args->track, args->reuse, device,
+                                         stderr_log("track", args->runtime.quiet));
       print_track(t);
-      std::printf("\nwrote %s/track.json and track.csv\n", args->run_dir.c_str());
+      std::printf("\nwrote %s and track.csv\n", RunLayout(args->run_dir).track_json().string().c_str());
     };
   });
 }

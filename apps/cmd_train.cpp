@@ -9,11 +9,26 @@
 namespace filterscope::cli {
 
 namespace {
+// The flags only this command has.
+struct TrainCommandOptions {
+  std::string out;      ///< run directory
+  bool resume = false;  ///< continue from the last complete checkpoint
+
+  static const ParamTable<TrainCommandOptions>& params() {
+    static const ParamTable<TrainCommandOptions> table = {
+        {"out", &TrainCommandOptions::out, "run directory; empty = runs/<model>-<dataset>-s<seed>"},
+        {"resume", &TrainCommandOptions::resume,
+         "continue the run in --out from its last complete checkpoint; settings come from its run.json (only "
+         "--epochs, --threads and --device may change)"},
+    };
+    return table;
+  }
+};
+
 struct TrainArgs {
   RunSettings settings;
-  std::string out;
-  bool resume = false;
-  bool quiet = false;
+  TrainCommandOptions command;
+  RuntimeOptions runtime;  // --quiet; threads and device are training settings
 };
 }  // namespace
 
@@ -26,26 +41,23 @@ void register_train(CLI::App& app, Commands& commands) {
   add_params(sub, args->settings.data, DataOptions::params());
   add_params(sub, args->settings.split, SplitOptions::params());
   add_params(sub, args->settings.train, TrainOptions::params());
-  sub->add_option("--out", args->out,
-                  "run directory; default runs/<model>-<dataset>-s<seed>");
-  sub->add_flag("--resume", args->resume,
-                "continue the run in --out from its last complete checkpoint; settings come from "
-                "its run.json (only --epochs, --threads and --device may change)");
-  sub->add_flag("--quiet", args->quiet, "no progress output");
+  add_params(sub, args->command, TrainCommandOptions::params());
+  add_runtime_flags(sub, args->runtime, {"quiet"});
+  add_example(sub, "filterscope train --model lenet5 --train-size 2000 --label-noise 0.2 --epochs 30 --out runs/lenet");
   sub->callback([&commands, sub, args] {
     commands.action = [sub, args] {
       RunSettings settings = args->settings;
-      if (args->out.empty()) {
-        FS_CHECK(!args->resume, "--resume needs --out RUN_DIR");
-        args->out = "runs/" + settings.train.model + "-" + settings.data.dataset + "-s" +
+      if (args->command.out.empty()) {
+        FS_CHECK(!args->command.resume, "--resume needs --out RUN_DIR");
+        args->command.out = "runs/" + settings.train.model + "-" + settings.data.dataset + "-s" +
                     std::to_string(settings.train.seed);
       }
-      if (args->resume) {
+      if (args->command.resume) {
         const std::string why = "cannot change when resuming (it is in run.json)";
         reject_given(sub, DataOptions::params(), {}, why);
         reject_given(sub, SplitOptions::params(), {}, why);
         reject_given(sub, TrainOptions::params(), {"epochs", "threads", "device"}, why);
-        RunSettings stored = read_run_settings(args->out);
+        RunSettings stored = read_run_settings(args->command.out);
         if (sub->count("--epochs") > 0) stored.train.epochs = settings.train.epochs;
         stored.train.threads = settings.train.threads;
         stored.train.device = settings.train.device;
@@ -56,16 +68,16 @@ void register_train(CLI::App& app, Commands& commands) {
       validate_params(settings.train, TrainOptions::params());
       const PreparedRun run = prepare_run(settings);
       TrainRunOptions options;
-      options.resume = args->resume;
-      options.progress = !args->quiet;
-      const TrainResult result = train_run(run, args->out, options);
+      options.resume = args->command.resume;
+      options.progress = !args->runtime.quiet;
+      const TrainResult result = train_run(run, args->command.out, options);
       if (!result.metrics.empty()) {
         const EpochMetrics& last = result.metrics.back();
         std::printf("trained %s on %s: %lld epochs, last train acc %.1f%%, val acc %.1f%%\n",
                     settings.train.model.c_str(), settings.data.dataset.c_str(),
                     static_cast<long long>(last.epoch), 100 * last.train_acc, 100 * last.val_acc);
       }
-      std::printf("run directory: %s\n", args->out.c_str());
+      std::printf("run directory: %s\n", args->command.out.c_str());
     };
   });
 }

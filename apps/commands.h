@@ -9,6 +9,9 @@ struct Commands {
   std::function<void()> action = [] {};
 };
 
+/// The whole command tree: every subcommand registered on `app`.
+void build_app(CLI::App& app, Commands& commands);
+
 void register_train(CLI::App& app, Commands& commands);
 void register_cluster(CLI::App& app, Commands& commands);
 void register_analyze(CLI::App& app, Commands& commands);

@@ -8,7 +8,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/runtime.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 #include "filterscope/train/checkpoint.h"
 #include "filterscope/train/trainer.h"
 

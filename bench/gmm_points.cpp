@@ -12,7 +12,7 @@
 #include "filterscope/cluster/gmm.h"
 #include "filterscope/core/error.h"
 #include "filterscope/core/runtime.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 
 using namespace filterscope;
 

@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <ATen/ATen.h>
+
 #include "cli.h"
+#include "filterscope/io/npy.h"
 
 namespace filterscope::testing {
 
@@ -55,6 +58,36 @@ int run_export_script(const std::vector<std::string>& args) {
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> names_of(const ProbedModel& model) {
+  std::vector<std::string> names;
+  for (const auto& p : model.probe_points()) names.push_back(p.name);
+  return names;
+}
+
+void expect_matches_hooks(ProbedModel& model, const std::string& reference, double tolerance) {
+  const auto prefix = test_model(reference).string();
+  const auto hooked = lines_of(prefix + ".names");
+  ASSERT_FALSE(hooked.empty());
+  const at::Tensor x = read_npy(prefix + ".input.npy");
+  const ProbeOutputs out = model.forward_probes(x, hooked, true);
+  ASSERT_EQ(out.outputs.size(), hooked.size());
+  for (const auto& [name, got] : out.outputs) {
+    const at::Tensor want = read_npy(prefix + "." + name + ".npy");
+    ASSERT_EQ(got.sizes(), want.sizes()) << name;
+    EXPECT_TRUE(at::allclose(got, want, tolerance, tolerance))
+        << name << " max diff " << (got - want).abs().max().item<double>();
+  }
+  EXPECT_TRUE(at::allclose(out.logits, read_npy(prefix + ".logits.npy"), tolerance, tolerance));
 }
 
 }  // namespace filterscope::testing

@@ -38,4 +38,20 @@ int run_export_script(const std::vector<std::string>& args);
 /// Writes raw bytes to a file.
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
+/// The non-empty lines of a text file.
+std::vector<std::string> lines_of(const std::filesystem::path& path);
+
+}  // namespace filterscope::testing
+
+#include "filterscope/models/probed_model.h"
+
+namespace filterscope::testing {
+
+/// The names of a model's probe points, in order.
+std::vector<std::string> names_of(const ProbedModel& model);
+
+/// Every probe output and the logits of the model equal what PyTorch's forward hooks saw on the
+/// reference images `reference` (tests/models/export_torchscript.py --reference), within tolerance.
+void expect_matches_hooks(ProbedModel& model, const std::string& reference, double tolerance);
+
 }  // namespace filterscope::testing

@@ -9,8 +9,9 @@
 #include "filterscope/anomaly/analyze.h"
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/report/analysis_files.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/runs/analysis_files.h"
+#include "filterscope/io/npy.h"
+#include "filterscope/runs/layout.h"
 #include "test_util.h"
 
 namespace filterscope {
@@ -100,7 +101,7 @@ TEST(Analyze, WritesTheFilesAndTheSameSeedGivesTheSameAnswer) {
   args.insert(args.end(), {"--save-projections"});
   const auto r = run_cli(args);
   ASSERT_EQ(r.code, 0) << r.err;
-  const auto out = run / "analysis" / "epoch-002";
+  const auto out = RunLayout(run).analysis_dir(2);
   const nlohmann::json a = read_json(out / "analysis.json");
   EXPECT_EQ(a["format"], kAnalysisFormat);
   EXPECT_EQ(a["model"]["epoch"], 2);
@@ -204,9 +205,13 @@ TEST(Analyze, DeadAndNaNFiltersAreReportedNotFatal) {
   EXPECT_GT(layer.clusters.best_k[0].item<int64_t>(), 0);  // the others are analysed as usual
   AnalysisContext context;
   context.probe_set = &data;
-  const nlohmann::json j = analysis_json(a, context);
-  EXPECT_EQ(j["layers"][0]["filters"][2]["status"], "dead");
-  EXPECT_EQ(j["layers"][0]["filters"][4]["status"], "non-finite");
+  const AnalysisRecord r = analysis_record(a, context);
+  EXPECT_EQ(r.layers[0].filters[2].status, "dead");
+  EXPECT_EQ(r.layers[0].filters[4].status, "non-finite");
+  // The record survives its JSON form: NaN scores become null and come back as NaN.
+  const AnalysisRecord back = AnalysisRecord::from_json(r.to_json(), "test");
+  EXPECT_EQ(back.to_json(), r.to_json());
+  EXPECT_TRUE(std::isnan(back.layers[0].filters[4].mean_activation));
 }
 
 TEST(Analyze, BadInputGetsOneClearLine) {
@@ -239,7 +244,7 @@ TEST(Analyze, BadInputGetsOneClearLine) {
       {{"analyze", run.string(), "--small-cluster", "0"}, "--small-cluster must be in (0, 0.5]"},
       {{"analyze", run.string(), "--epoch", "7"}, "no checkpoint for epoch 7 (there are epochs 1 to 2)"},
       {{"analyze", run.string(), "--dataset", "mnist"}, "--dataset is for TorchScript models"},
-      {{"analyze", run.string(), "--split", "test"}, "--split must be val or train, got test"},
+      {{"analyze", run.string(), "--split", "test"}, "--split must be one of {val, train}, got \"test\""},
   };
   for (const auto& c : cases) {
     const auto r = run_cli(c.args);
@@ -247,7 +252,7 @@ TEST(Analyze, BadInputGetsOneClearLine) {
     EXPECT_NE(r.err.find(c.message), std::string::npos) << "expected \"" << c.message << "\" in: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
-  EXPECT_FALSE(std::filesystem::exists(run / "analysis"));
+  EXPECT_FALSE(std::filesystem::exists(RunLayout(run).analyses_dir()));
 }
 
 }  // namespace

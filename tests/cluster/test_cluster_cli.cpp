@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "filterscope/core/files.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 #include "test_util.h"
 
 namespace filterscope {
@@ -59,7 +59,7 @@ TEST(ClusterCli, EveryBadInputHasItsMessage) {
       {{"cluster", ok, "--max-iter", "0"}, "--max-iter must be in [1, 1000000], got 0"},
       {{"cluster", ok, "--n-init", "0"}, "--n-init must be in [1, 1000], got 0"},
       {{"cluster", ok, "--seed", "-1"}, "--seed must be in [0, 4294967295], got -1"},
-      {{"cluster", ok, "--backend", "gpu"}, "--backend must be auto, fused or tensor"},
+      {{"cluster", ok, "--backend", "gpu"}, "--backend must be one of {auto, fused, tensor}, got \"gpu\""},
       {{"cluster", ok, "--device", "cuda:7"}, "--device cuda:7"},
   };
   for (const auto& c : cases) {

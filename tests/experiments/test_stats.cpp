@@ -27,9 +27,15 @@ TEST(Stats, HypergeometricTailMatchesScipy) {
 }
 
 TEST(Stats, EnrichmentOfOutliersInReplacedLabels) {
-  nlohmann::json analysis = {{"probe_set", {{"size", 1000}, {"label_replaced", std::vector<int>(200, 0)}}},
-                             {"outliers", nlohmann::json::array()}};
-  for (int i = 0; i < 42; ++i) analysis["outliers"].push_back({{"position", i}, {"label_replaced", i < 13}});
+  AnalysisRecord analysis;
+  analysis.probe_set.size = 1000;
+  analysis.probe_set.label_replaced = std::vector<int64_t>(200, 0);
+  for (int i = 0; i < 42; ++i) {
+    OutlierRecord o;
+    o.position = i;
+    o.label_replaced = i < 13;
+    analysis.outliers.push_back(o);
+  }
   const auto e = label_noise_enrichment(analysis);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->replaced_outliers, 13);
@@ -39,7 +45,7 @@ TEST(Stats, EnrichmentOfOutliersInReplacedLabels) {
   EXPECT_NEAR(e->ratio, 13.0 / 42 / 0.2, 1e-12);
   EXPECT_NEAR(e->p_value, 0.0580672917314755, 1e-12);
   // A validation probe set records no replaced labels: no enrichment, rather than a made-up one.
-  analysis["probe_set"].erase("label_replaced");
+  analysis.probe_set.label_replaced.reset();
   EXPECT_FALSE(label_noise_enrichment(analysis).has_value());
 }
 

@@ -12,6 +12,7 @@
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/gradients.h"
 #include "filterscope/experiments/mask.h"
+#include "filterscope/runs/layout.h"
 #include "filterscope/train/checkpoint.h"
 #include "test_util.h"
 
@@ -43,17 +44,20 @@ TEST(Gradients, TableOfKnownValues) {
   g.parameters = {10, 30};
   g.per_layer = at::tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0}, at::kDouble).view({4, 2});
   g.overall = at::tensor({1.0, 2.0, 3.0, 4.0}, at::kDouble);
-  const auto t = gradient_table(g, {true, false, true, false});
-  EXPECT_EQ(t["outlier_samples"], 2);
-  EXPECT_DOUBLE_EQ(t["layers"][0]["outlier_mean"].get<double>(), 3.0);  // (1 + 5) / 2
-  EXPECT_DOUBLE_EQ(t["layers"][0]["normal_mean"].get<double>(), 5.0);   // (3 + 7) / 2
-  EXPECT_DOUBLE_EQ(t["layers"][1]["ratio"].get<double>(), 4.0 / 6.0);  // (2 + 6) / (4 + 8)
-  EXPECT_DOUBLE_EQ(t["overall"]["ratio"].get<double>(), 2.0 / 3.0);
-  EXPECT_EQ(t["layers_outliers_larger"], 0);
-  // No outliers: means that cannot exist are null, not zero.
-  const auto none = gradient_table(g, {false, false, false, false});
-  EXPECT_TRUE(none["overall"]["outlier_mean"].is_null());
-  EXPECT_TRUE(none["overall"]["ratio"].is_null());
+  const GradientTable t = gradient_table(g, {true, false, true, false});
+  EXPECT_EQ(t.outlier_samples, 2);
+  EXPECT_DOUBLE_EQ(t.layers[0].outlier_mean, 3.0);  // (1 + 5) / 2
+  EXPECT_DOUBLE_EQ(t.layers[0].normal_mean, 5.0);   // (3 + 7) / 2
+  EXPECT_DOUBLE_EQ(t.layers[1].ratio, 4.0 / 6.0);   // (2 + 6) / (4 + 8)
+  EXPECT_DOUBLE_EQ(t.overall.ratio, 2.0 / 3.0);
+  EXPECT_EQ(t.layers_outliers_larger, 0);
+  // No outliers: means that cannot exist are NaN (null in the file), not zero.
+  const GradientTable none = gradient_table(g, {false, false, false, false});
+  EXPECT_TRUE(std::isnan(none.overall.outlier_mean));
+  EXPECT_TRUE(std::isnan(none.overall.ratio));
+  GradientsRecord record;
+  record.epochs = {none};
+  EXPECT_TRUE(record.to_json()["epochs"][0]["overall"]["ratio"].is_null());
 }
 
 TEST(Gradients, PerSampleValuesDoNotDependOnOrderOrLeakBetweenSamples) {
@@ -63,8 +67,9 @@ TEST(Gradients, PerSampleValuesDoNotDependOnOrderOrLeakBetweenSamples) {
   Network network = load_checkpoint(checkpoint_path(run_dir, 3));
   const Dataset ten = subset(run.data.train, at::arange(10, at::kLong), "ten");
   const Dataset reversed = subset(run.data.train, at::arange(9, -1, -1, at::kLong), "reversed");
-  const SampleGradients a = per_sample_gradients(network, ten, run.transform, at::kCPU);
-  const SampleGradients b = per_sample_gradients(network, reversed, run.transform, at::kCPU);
+  auto model = probed_network(network);
+  const SampleGradients a = per_sample_gradients(*model, ten, run.transform);
+  const SampleGradients b = per_sample_gradients(*model, reversed, run.transform);
   ASSERT_EQ(a.layers, (std::vector<std::string>{"features.0", "features.3", "features.6", "classifier.0", "classifier.2"}));
   EXPECT_TRUE(at::allclose(a.per_layer, b.per_layer.flip({0}), 1e-12, 0));
   EXPECT_TRUE(a.per_layer.gt(0).all().item<bool>());
@@ -98,9 +103,9 @@ TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
   ASSERT_EQ(g["epochs"].size(), 2u);
   EXPECT_EQ(g["epochs"][0]["epoch"], track["well_trained"]["epoch"]);
   EXPECT_EQ(g["epochs"][1]["epoch"], track["overfit"]["epoch"]);
-  const auto overfit_analysis =
-      read_json(run / "analysis" / ("epoch-00" + std::to_string(track["overfit"]["epoch"].get<int>())) / "analysis.json");
-  EXPECT_EQ(g["epochs"][1]["outlier_samples"], overfit_analysis["outliers"].size());
+  const AnalysisRecord overfit_analysis =
+      read_analysis_record(RunLayout(run).analysis_json(track["overfit"]["epoch"].get<int64_t>()));
+  EXPECT_EQ(g["epochs"][1]["outlier_samples"], overfit_analysis.outliers.size());
   EXPECT_TRUE(g["epochs"][1]["analysis_reused"].get<bool>());
   std::istringstream csv(read_file(run / "gradients.csv"));
   std::string line;

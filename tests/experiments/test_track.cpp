@@ -5,6 +5,7 @@
 
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/track.h"
+#include "filterscope/runs/layout.h"
 #include "test_util.h"
 
 namespace filterscope {
@@ -45,7 +46,7 @@ TEST(Track, AnalysesEveryEpochReusesThemAndRefusesOtherSettings) {
   const auto t = read_json(run / "track.json");
   ASSERT_EQ(t["epochs"].size(), 3u);
   for (const auto& e : t["epochs"]) {
-    const auto a = read_json(run / "analysis" / ("epoch-00" + std::to_string(e["epoch"].get<int>())) / "analysis.json");
+    const auto a = read_json(RunLayout(run).analysis_json(e["epoch"].get<int64_t>()));
     EXPECT_EQ(e["anomaly_filters"], a["summary"]["anomaly_filters"]);
     EXPECT_EQ(e["outlier_samples"], a["summary"]["outlier_samples"]);
   }
@@ -80,7 +81,7 @@ TEST(Track, AnalysesEveryEpochReusesThemAndRefusesOtherSettings) {
   EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1);
   other.push_back("--reanalyse");
   ASSERT_EQ(run_cli(other).code, 0);
-  EXPECT_EQ(read_json(run / "analysis" / "epoch-001" / "analysis.json")["settings"]["anomaly"]["beta"], 1.3);
+  EXPECT_EQ(read_json(RunLayout(run).analysis_json(1))["settings"]["anomaly"]["beta"], 1.3);
 
   // A run directory without checkpoints.
   std::filesystem::remove_all(run / "checkpoints");

@@ -1,81 +1,124 @@
 #include <gtest/gtest.h>
 
+#include "filterscope/core/error.h"
 #include "filterscope/experiments/verdicts.h"
 
 namespace filterscope {
 namespace {
 
-nlohmann::json track(int64_t well, int64_t overfit, double rho, bool dropped, nlohmann::json enrichment = nullptr) {
-  return {{"well_trained", {{"epoch", 10}, {"anomaly_filters", well}}},
-          {"overfit", {{"epoch", 30}, {"anomaly_filters", overfit}, {"enrichment", enrichment}}},
-          {"val_acc_dropped", dropped},
-          {"spearman",
-           {{"anomaly_filters", {{"generalisation_gap", rho}}}, {"mean_small_share", {{"generalisation_gap", 0.9}}}}}};
+TrackRecord track(int64_t well, int64_t overfit, double rho, bool dropped, std::optional<Enrichment> enrichment = {}) {
+  TrackRecord t;
+  t.well_trained.epoch = 10;
+  t.well_trained.anomaly_filters = well;
+  t.overfit.epoch = 30;
+  t.overfit.anomaly_filters = overfit;
+  t.overfit.enrichment = enrichment;
+  t.val_acc_dropped = dropped;
+  t.spearman["anomaly_filters"].generalisation_gap = rho;
+  t.spearman["mean_small_share"].generalisation_gap = 0.9;
+  return t;
 }
 
-nlohmann::json gradients(int64_t outliers, double ratio, double p) {
-  return {{"epochs",
-           {{{"role", "well_trained"}, {"epoch", 10}},
-            {{"role", "overfit"},
-             {"epoch", 30},
-             {"outlier_samples", outliers},
-             {"normal_samples", 1000 - outliers},
-             {"layers_outliers_larger", 2},
-             {"layers", nlohmann::json::array({1, 2, 3})},
-             {"overall", {{"ratio", ratio}, {"mann_whitney", {{"p_greater", p}}}}}}}}};
+GradientsRecord gradients(int64_t outliers, double ratio, double p) {
+  GradientsRecord g;
+  GradientTable well, overfit;
+  well.role = "well_trained";
+  well.epoch = 10;
+  overfit.role = "overfit";
+  overfit.epoch = 30;
+  overfit.outlier_samples = outliers;
+  overfit.normal_samples = 1000 - outliers;
+  overfit.layers_outliers_larger = 2;
+  overfit.layers.resize(3);
+  overfit.overall.ratio = ratio;
+  overfit.p_greater = p;
+  g.epochs = {well, overfit};
+  return g;
 }
 
-nlohmann::json mask(int64_t filters, double share, double mean, double sd) {
-  return {{"epoch", 30},
-          {"anomaly_filters", filters},
-          {"before", {{"val_acc", 0.7}}},
-          {"one_at_a_time", {{"share_val_up", share}}},
-          {"random_baseline", {{"share_val_up", {{"mean", mean}, {"sd", sd}}}}},
-          {"all_at_once", {{"val_acc", 0.71}}}};
+MaskRecord mask(int64_t filters, double share, double mean, double sd) {
+  MaskRecord m;
+  m.epoch = 30;
+  m.anomaly_filters = filters;
+  m.before.val_acc = 0.7;
+  m.share_val_up = share;
+  m.baseline_share_val_up = {mean, sd};
+  if (filters > 0) m.all_at_once = AllAtOnce{0.9, 0.71, 10, "true labels", 0, 0, 0, 0};
+  return m;
 }
 
-std::string outcome(const nlohmann::json& v, const std::string& id) {
-  for (const auto& h : v["hypotheses"])
-    if (h["id"] == id) return h["verdict"];
+std::string outcome(const VerdictsRecord& v, const std::string& id) {
+  for (const auto& h : v.hypotheses)
+    if (h.id == id) return h.verdict;
   return "missing";
 }
 
+constexpr std::nullopt_t none = std::nullopt;
+
 TEST(Verdicts, HypothesisOneFollowsTheRule) {
-  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.5, true), nullptr, nullptr), "1"), "supported");
-  EXPECT_EQ(outcome(compute_verdicts(track(6, 2, -0.2, true), nullptr, nullptr), "1"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(track(2, 2, 0.1, true), nullptr, nullptr), "1"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.1, true), nullptr, nullptr), "1"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.5, true), none, none), "1"), "supported");
+  EXPECT_EQ(outcome(compute_verdicts(track(6, 2, -0.2, true), none, none), "1"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(track(2, 2, 0.1, true), none, none), "1"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.1, true), none, none), "1"), "inconclusive");
   // Without a drop in validation accuracy the run is not overfit in the paper's sense.
-  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.9, false), nullptr, nullptr), "1"), "inconclusive");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, nullptr), "1"), "not run");
+  EXPECT_EQ(outcome(compute_verdicts(track(2, 6, 0.9, false), none, none), "1"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, none), "1"), "not run");
 }
 
 TEST(Verdicts, HypothesisTwoNeedsASignificantlyLargerGradient) {
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, gradients(40, 1.6, 0.001), nullptr), "2"), "supported");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, gradients(40, 1.6, 0.2), nullptr), "2"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, gradients(40, 0.7, 0.99), nullptr), "2"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, gradients(3, 3.0, 0.001), nullptr), "2"), "inconclusive");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, nullptr), "2"), "not run");
+  EXPECT_EQ(outcome(compute_verdicts(none, gradients(40, 1.6, 0.001), none), "2"), "supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, gradients(40, 1.6, 0.2), none), "2"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, gradients(40, 0.7, 0.99), none), "2"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, gradients(3, 3.0, 0.001), none), "2"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, none), "2"), "not run");
 }
 
 TEST(Verdicts, EnrichmentOnlyWhereLabelsWereReplaced) {
-  const nlohmann::json enriched = {{"replaced", 200}, {"outliers", 40}, {"replaced_outliers", 30},
-                                   {"precision", 0.75}, {"recall", 0.15}, {"base_rate", 0.2},
-                                   {"ratio", 3.75},     {"p_value", 1e-9}};
-  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true, enriched), nullptr, nullptr), "2b"), "supported");
-  nlohmann::json weak = enriched;
-  weak["ratio"] = 1.2;
-  weak["p_value"] = 0.3;
-  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true, weak), nullptr, nullptr), "2b"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true), nullptr, nullptr), "2b"), "not applicable");
+  Enrichment enriched;
+  enriched.probe_size = 1000;
+  enriched.replaced = 200;
+  enriched.outliers = 40;
+  enriched.replaced_outliers = 30;
+  enriched.precision = 0.75;
+  enriched.recall = 0.15;
+  enriched.base_rate = 0.2;
+  enriched.ratio = 3.75;
+  enriched.p_value = 1e-9;
+  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true, enriched), none, none), "2b"), "supported");
+  Enrichment weak = enriched;
+  weak.ratio = 1.2;
+  weak.p_value = 0.3;
+  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true, weak), none, none), "2b"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true), none, none), "2b"), "not applicable");
 }
 
 TEST(Verdicts, HypothesisThreeAgainstTheRandomBaseline) {
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, mask(5, 0.6, 0.1, 0.1)), "3"), "supported");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, mask(5, 0.2, 0.1, 0.1)), "3"), "inconclusive");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, mask(5, 0.1, 0.1, 0.1)), "3"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, mask(2, 1.0, 0.0, 0.0)), "3"), "inconclusive");
-  EXPECT_EQ(outcome(compute_verdicts(nullptr, nullptr, mask(0, 0, 0, 0)), "3"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.6, 0.1, 0.1)), "3"), "supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.2, 0.1, 0.1)), "3"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.1, 0.1, 0.1)), "3"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(2, 1.0, 0.0, 0.0)), "3"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(0, 0, 0, 0)), "3"), "inconclusive");
+}
+
+// Each record survives its JSON form, so that what verdicts read is what the experiments wrote.
+TEST(Verdicts, RecordsRoundTripThroughJson) {
+  const TrackRecord t = track(2, 6, 0.5, true);
+  EXPECT_EQ(TrackRecord::from_json(t.to_json(), "t").to_json(), t.to_json());
+  const GradientsRecord g = gradients(40, 1.6, 0.001);
+  EXPECT_EQ(GradientsRecord::from_json(g.to_json(), "g").to_json(), g.to_json());
+  const MaskRecord m = mask(5, 0.6, 0.1, 0.1);
+  EXPECT_EQ(MaskRecord::from_json(m.to_json(), "m").to_json(), m.to_json());
+  const VerdictsRecord v = compute_verdicts(t, g, m);
+  EXPECT_EQ(VerdictsRecord::from_json(v.to_json(), "v").to_json(), v.to_json());
+  // Another format is refused with the file's name.
+  try {
+    TrackRecord::from_json(m.to_json(), "RUN/track.json");
+    ADD_FAILURE() << "a mask record was read as a track record";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RUN/track.json: not a filterscope record of format filterscope-track-1"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
       the run's input normalisation and data settings go into the extra file filterscope.json
   export_torchscript.py resnet18 OUT [--in-channels 1] [--classes 10]
       torchvision's ResNet-18 (random weights, seed 0, first convolution for 1-channel images)
+  export_torchscript.py efficientnet_b0 OUT / mobilenet_v2 OUT
+      torchvision's EfficientNet-B0 (SiLU, sigmoid, adaptive average pools) and MobileNet-V2
+      (ReLU6) with random weights (seed 0), 3 input channels, 10 classes
   export_torchscript.py mlp OUT
       a model with no convolution
   export_torchscript.py functional OUT
@@ -83,10 +86,18 @@ def load_checkpoint_network(run_dir, epoch):
     return net.eval(), run, meta
 
 
+# The module classes whose outputs are probe points (filterscope's ProbeKind).
+PROBE_MODULES = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AdaptiveMaxPool2d, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU,
+                 nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.AvgPool2d,
+                 nn.AdaptiveAvgPool2d, nn.Linear)
+
+
 def write_reference(net, in_channels, size, prefix):
-    """Probe outputs of two fixed images taken by forward hooks on every Conv2d / ReLU / MaxPool2d
-    module (a module called twice gets "@2"), and the logits: the answers filterscope's graph
-    capture must give. Files PREFIX.input.npy, PREFIX.logits.npy, PREFIX.<probe>.npy, PREFIX.names."""
+    """Probe outputs of two fixed images taken by forward hooks on every probe module (a module
+    called twice gets "@2"), the logits, and PyTorch autograd's gradient of the first logit's sum
+    with respect to the input: the answers filterscope's graph capture and differentiable probes
+    must give. Files PREFIX.input.npy, PREFIX.logits.npy, PREFIX.input_grad.npy, PREFIX.<probe>.npy,
+    PREFIX.names."""
     import numpy as np
     got = {}
 
@@ -101,13 +112,17 @@ def write_reference(net, in_channels, size, prefix):
         return record
 
     for name, module in net.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.ReLU, nn.MaxPool2d)):
+        if isinstance(module, PROBE_MODULES):
             module.register_forward_hook(hook(name))
     x = torch.linspace(-2, 2, 2 * in_channels * size * size).reshape(2, in_channels, size, size)
+    xg = x.clone().requires_grad_(True)
+    net(xg)[:, 0].sum().backward()
+    got.clear()
     with torch.no_grad():
         logits = net(x)
     np.save(prefix + ".input.npy", x.numpy())
     np.save(prefix + ".logits.npy", logits.numpy())
+    np.save(prefix + ".input_grad.npy", xg.grad.numpy())
     for key, value in got.items():
         np.save(f"{prefix}.{key}.npy", value.numpy())
     with open(prefix + ".names", "w") as f:
@@ -133,11 +148,15 @@ def main():
     r.add_argument("out")
     r.add_argument("--in-channels", type=int, default=1)
     r.add_argument("--classes", type=int, default=10)
+    vision = {}
+    for arch in ("efficientnet_b0", "mobilenet_v2"):
+        vision[arch] = sub.add_parser(arch)
+        vision[arch].add_argument("out")
     m = sub.add_parser("mlp")
     m.add_argument("out")
     f = sub.add_parser("functional")
     f.add_argument("out")
-    for p in (r, m, f):
+    for p in (r, m, f, *vision.values()):
         p.add_argument("--reference", help="also write hook outputs of two fixed images under this prefix")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -158,6 +177,12 @@ def main():
         save(torch.jit.script(net), args.out)
         if args.reference:
             write_reference(net, args.in_channels, 28, args.reference)
+    elif args.what in ("efficientnet_b0", "mobilenet_v2"):
+        import torchvision
+        net = getattr(torchvision.models, args.what)(num_classes=10).eval()
+        save(torch.jit.script(net), args.out)
+        if args.reference:
+            write_reference(net, 3, 32, args.reference)
     elif args.what == "mlp":
         net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 32), nn.ReLU(), nn.Linear(32, 10))
         save(torch.jit.script(net.eval()), args.out)

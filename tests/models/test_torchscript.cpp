@@ -6,7 +6,7 @@
 #include "filterscope/capture/capture.h"
 #include "filterscope/core/error.h"
 #include "filterscope/models/torchscript.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 #include "filterscope/train/checkpoint.h"
 #include "filterscope/train/trainer.h"
 #include "test_util.h"
@@ -17,44 +17,19 @@ namespace {
 using testing::run_cli;
 using testing::run_export_script;
 using testing::TempDir;
+using testing::expect_matches_hooks;
+using testing::lines_of;
+using testing::names_of;
 using testing::test_model;
 
 const c10::Device kCpu(c10::kCPU);
 
-std::vector<std::string> lines_of(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
-
-std::vector<std::string> names_of(const ProbedModel& model) {
-  std::vector<std::string> names;
-  for (const auto& p : model.probe_points()) names.push_back(p.name);
-  return names;
-}
-
-// Every probe output of the graph capture equals what PyTorch's forward hooks saw.
-void expect_matches_hooks(ProbedModel& model, const std::string& reference) {
-  const auto prefix = test_model(reference).string();
-  const auto hooked = lines_of(prefix + ".names");
-  ASSERT_FALSE(hooked.empty());
-  const at::Tensor x = read_npy(prefix + ".input.npy");
-  const ProbeOutputs out = model.forward_probes(x, hooked, true);
-  ASSERT_EQ(out.outputs.size(), hooked.size());
-  for (const auto& [name, got] : out.outputs) {
-    const at::Tensor want = read_npy(prefix + "." + name + ".npy");
-    EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5)) << name << " max diff " << (got - want).abs().max().item<double>();
-  }
-  EXPECT_TRUE(at::allclose(out.logits, read_npy(prefix + ".logits.npy"), 1e-5, 1e-5));
-}
-
 TEST(TorchScript, ResNet18ProbesAreFoundAndNamedByModulePath) {
   auto model = load_torchscript_model(test_model("resnet18.pt"), {1, 28, 28}, kCpu);
   const auto names = names_of(*model);
-  // 17 + 3 downsample convolutions, 1 + 2 x 8 ReLU outputs (each block calls its relu twice), 1 pool.
-  EXPECT_EQ(names.size(), 38u);
+  // 17 + 3 downsample convolutions, 1 + 2 x 8 ReLU outputs (each block calls its relu twice), 2 pools,
+  // the fully connected layer.
+  EXPECT_EQ(names.size(), 40u);
   EXPECT_EQ(names[0], "conv1");
   EXPECT_EQ(names[1], "relu");
   EXPECT_EQ(names[2], "maxpool");
@@ -69,15 +44,15 @@ TEST(TorchScript, ResNet18ProbesAreFoundAndNamedByModulePath) {
   EXPECT_EQ(model->probe("maxpool").kind, ProbeKind::MaxPool);
   // Hook names and ours are the same list.
   EXPECT_EQ(names, lines_of(test_model("resnet18-reference.names")));
-  expect_matches_hooks(*model, "resnet18-reference");
+  expect_matches_hooks(*model, "resnet18-reference", 1e-5);
 }
 
 TEST(TorchScript, FunctionalCallsAreProbesToo) {
   auto model = load_torchscript_model(test_model("functional.pt"), {1, 28, 28}, kCpu);
   EXPECT_EQ(names_of(*model), (std::vector<std::string>{"conv1", "relu", "max_pool2d", "conv2", "relu@2",
-                                                         "max_pool2d@2"}));
+                                                         "max_pool2d@2", "fc"}));
   EXPECT_EQ(model->probe("max_pool2d@2").owner_conv, "conv2");
-  expect_matches_hooks(*model, "functional-reference");
+  expect_matches_hooks(*model, "functional-reference", 1e-5);
   // Asking for one early probe only: the rest of the graph is not needed and the answer is the same.
   const at::Tensor x = read_npy(test_model("functional-reference.input.npy"));
   const ProbeOutputs one = model->forward_probes(x, {"relu"}, false);

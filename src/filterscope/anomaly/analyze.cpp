@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -11,6 +12,15 @@
 
 namespace filterscope {
 
+const ParamTable<AnalyzeOptions>& AnalyzeOptions::params() {
+  static const ParamTable<AnalyzeOptions> table = {
+      {"layers", &AnalyzeOptions::layers,
+       "probe points with feature maps: comma-separated names (features.3, layer1.0.conv1), kinds (conv, relu, "
+       "relu6, silu, gelu, maxpool, avgpool, ...) or all"},
+  };
+  return table;
+}
+
 std::vector<std::string> select_layers(const ProbedModel& model, const std::string& selection) {
   std::vector<std::string> wanted;
   std::stringstream in(selection);
@@ -19,19 +29,27 @@ std::vector<std::string> select_layers(const ProbedModel& model, const std::stri
     item.erase(item.find_last_not_of(' ') + 1);
     if (!item.empty()) wanted.push_back(item);
   }
+  std::string kinds;
+  for (const auto& k : probe_kind_names()) kinds += (kinds.empty() ? "" : ", ") + k;
   FS_CHECK(!wanted.empty(), "--layers selects no probe point (give names such as ",
-           model.probe_points().front().name, ", kinds conv, relu, maxpool, or all)");
+           model.probe_points().front().name, ", kinds (", kinds, "), or all)");
+  // The clustering takes feature maps: "all" and kinds select the probes with [N, C, H, W] outputs.
   std::vector<bool> chosen(model.probe_points().size(), false);
   for (const auto& w : wanted) {
-    bool matched = false;
+    bool matched = false, named = false;
     for (size_t i = 0; i < chosen.size(); ++i) {
       const ProbePoint& p = model.probe_points()[i];
-      if (w == "all" || w == p.name || w == probe_kind_name(p.kind)) {
+      named = named || w == p.name;
+      FS_CHECK(w != p.name || p.is_map(), "--layers: ", p.name, " is a fully connected output [N, ", p.channels,
+               "]; the GMM analysis takes convolutional feature maps [N, C, H, W]");
+      if (p.is_map() && (w == "all" || w == p.name || w == probe_kind_name(p.kind))) {
         chosen[i] = true;
         matched = true;
       }
     }
-    if (!matched) model.probe(w);  // throws, listing the probe points
+    const bool is_kind = std::find(probe_kind_names().begin(), probe_kind_names().end(), w) != probe_kind_names().end();
+    FS_CHECK(matched || !is_kind, "--layers: the model has no ", w, " probe point with feature maps");
+    if (!matched && !named) model.probe(w);  // throws, listing the probe points
   }
   std::vector<std::string> names;
   for (size_t i = 0; i < chosen.size(); ++i)

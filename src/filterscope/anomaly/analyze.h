@@ -24,6 +24,9 @@ struct AnalyzeOptions {
   AnomalyOptions anomaly;
   bool keep_points = false;  ///< keep each layer's 2-D projections and labels in the result
   bool progress = true;      ///< a progress line per layer on stderr
+
+  /// `layers` (the nested option structs have their own tables).
+  static const ParamTable<AnalyzeOptions>& params();
 };
 
 struct LayerAnalysis {

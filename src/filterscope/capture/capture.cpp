@@ -35,7 +35,7 @@ std::vector<std::vector<int64_t>> probe_shapes(ProbedModel& model, const std::ve
 }
 
 namespace {
-// Passes over probes whose [C, H, W] shapes are known.
+// Passes over probes whose per-sample shapes ([C, H, W] or [units]) are known.
 std::vector<std::vector<std::string>> plan_passes(const std::vector<std::string>& probes,
                                                   const std::vector<std::vector<int64_t>>& shapes,
                                                   int64_t n, const CaptureOptions& options) {
@@ -45,9 +45,10 @@ std::vector<std::vector<std::string>> plan_passes(const std::vector<std::string>
   for (size_t i = 0; i < probes.size(); ++i) {
     int64_t bytes = n * 4;
     for (int64_t d : shapes[i]) bytes *= d;
+    std::string each;
+    for (int64_t d : shapes[i]) each += (each.empty() ? "" : "x") + std::to_string(d);
     FS_CHECK(bytes <= budget, "probe ", probes[i], " needs ", (bytes + (1 << 20) - 1) >> 20, " MB for ", n,
-             " images (", shapes[i][0], "x", shapes[i][1], "x", shapes[i][2],
-             " floats each), more than --max-memory ", options.max_memory_mb,
+             " images (", each, " floats each), more than --max-memory ", options.max_memory_mb,
              " MB; raise --max-memory or lower the probe set size");
     if (passes.empty() || used + bytes > budget) {
       passes.emplace_back();
@@ -85,7 +86,9 @@ void capture_probes(ProbedModel& model, const Dataset& data, const InputTransfor
     std::vector<at::Tensor> maps;
     for (const auto& name : pass) {
       const size_t i = static_cast<size_t>(std::find(probes.begin(), probes.end(), name) - probes.begin());
-      maps.push_back(at::empty({n, shapes[i][0], shapes[i][1], shapes[i][2]}, at::kFloat));
+      std::vector<int64_t> size = {n};
+      size.insert(size.end(), shapes[i].begin(), shapes[i].end());
+      maps.push_back(at::empty(size, at::kFloat));
     }
     const bool logits = first_pass && predictions != nullptr;
     for (int64_t start = 0; start < n; start += options.batch_size) {

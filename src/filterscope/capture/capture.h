@@ -21,7 +21,8 @@ struct CaptureOptions {
   static const ParamTable<CaptureOptions>& params();
 };
 
-/// Shape [C, H, W] of each named probe's output for the network's input size.
+/// Per-sample shape of each named probe's output for the network's input size: [C, H, W] for maps,
+/// [units] for 2-D probes.
 std::vector<std::vector<int64_t>> probe_shapes(ProbedModel& model, const std::vector<std::string>& probes);
 
 /// Splits probes into passes (forward order kept) whose maps for n images fit max_memory_mb.
@@ -30,7 +31,8 @@ std::vector<std::vector<std::string>> plan_capture(ProbedModel& model, const std
                                                    int64_t n, const CaptureOptions& options);
 
 /// Runs the model (eval mode, no gradients, on its device) over the samples at `positions` of
-/// `data` and calls consume(name, maps) once per probe, maps [N, C, H, W] float32 on the CPU, pass
+/// `data` and calls consume(name, maps) once per probe, maps [N, C, H, W] (or [N, units] for a 2-D
+/// probe) float32 on the CPU, pass
 /// by pass. With `predictions`, also sets it to the model's predicted class per sample (int64 [N];
 /// undefined when the model's output is not [N, classes]).
 void capture_probes(ProbedModel& model, const Dataset& data, const InputTransform& transform,

@@ -34,6 +34,17 @@ const ParamTable<GmmOptions>& GmmOptions::params() {
   return table;
 }
 
+const std::vector<ParamRule<GmmOptions>>& GmmOptions::rules() {
+  static const std::vector<ParamRule<GmmOptions>> rules = {
+      {"kmin <= kmax",
+       [](const GmmOptions& o) {
+         return o.kmin <= o.kmax ? std::string()
+                                 : ::filterscope::detail::concat("--kmin (", o.kmin, ") must not exceed --kmax (", o.kmax, ")");
+       }},
+  };
+  return rules;
+}
+
 namespace detail {
 int64_t kmeans_trials(int64_t k) {
   return 2 + static_cast<int64_t>(std::floor(std::log(static_cast<double>(k))));
@@ -43,8 +54,6 @@ int64_t kmeans_trials(int64_t k) {
 GmmFit fit_gmm(const at::Tensor& points, const GmmOptions& options, const at::Tensor& skip,
                GmmBackend backend) {
   validate_params(options, GmmOptions::params());
-  FS_CHECK(options.kmin <= options.kmax, "--kmin (", options.kmin, ") must not exceed --kmax (",
-           options.kmax, ")");
   FS_CHECK(points.dim() == 3 && points.size(2) == 2, "points must have shape [S, N, 2], got ",
            points.sizes());
   FS_CHECK(points.scalar_type() == at::kFloat || points.scalar_type() == at::kDouble,

@@ -21,6 +21,7 @@ struct GmmOptions {
   int64_t max_batch_mb = 1024;    ///< memory for one batch of fits (tensor path); larger jobs are chunked
 
   static const ParamTable<GmmOptions>& params();
+  static const std::vector<ParamRule<GmmOptions>>& rules();
   int64_t num_k() const { return kmax - kmin + 1; }
 };
 

@@ -3,6 +3,8 @@
 // documented tables are all derived from it, so they cannot drift apart.
 #pragma once
 #include <cmath>
+#include <functional>
+#include <type_traits>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -44,6 +46,21 @@ struct Param {
 template <class O>
 using ParamTable = std::vector<Param<O>>;
 
+/// A check across parameters, declared beside the table (O::rules()): `problem` returns an empty
+/// string when the options are fine, else the message ("--kmin (6) must not exceed --kmax (3)").
+template <class O>
+struct ParamRule {
+  std::string description;                            ///< one line for docs: "kmin <= kmax"
+  std::function<std::string(const O&)> problem;
+};
+
+namespace detail {
+template <class O, class = void>
+struct has_rules : std::false_type {};
+template <class O>
+struct has_rules<O, std::void_t<decltype(O::rules())>> : std::true_type {};
+}  // namespace detail
+
 /// A value formatted as it is shown in docs and error messages.
 template <class T>
 std::string format_value(const T& value) {
@@ -84,6 +101,12 @@ void validate_params(const O& options, const ParamTable<O>& table) {
           }
         },
         p.field);
+  }
+  if constexpr (detail::has_rules<O>::value) {
+    for (const auto& rule : O::rules()) {
+      const std::string problem = rule.problem(options);
+      FS_CHECK(problem.empty(), problem);
+    }
   }
 }
 

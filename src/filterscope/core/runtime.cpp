@@ -45,6 +45,21 @@ void tune_allocator() {
   (void)done;
 }
 
+const ParamTable<RuntimeOptions>& RuntimeOptions::params() {
+  static const ParamTable<RuntimeOptions> table = {
+      {"device", &RuntimeOptions::device, "where the model runs: cpu, cuda or cuda:N", {}, {}, false},
+      {"threads", &RuntimeOptions::threads, "CPU threads; 0 = all cores", Bounds::closed(0, 4096), {}, false},
+      {"quiet", &RuntimeOptions::quiet, "no progress output", {}, {}, false},
+  };
+  return table;
+}
+
+c10::Device apply_runtime(const RuntimeOptions& options) {
+  validate_params(options, RuntimeOptions::params());
+  configure_threads(options.threads);
+  return parse_device(options.device);
+}
+
 c10::Device parse_device(const std::string& name) {
   FS_CHECK(name == "cpu" || name.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got \"",
            name, "\"");

@@ -4,7 +4,21 @@
 
 #include <string>
 
+#include "filterscope/core/params.h"
+
 namespace filterscope {
+
+/// Where and how a command runs: every command takes these flags.
+struct RuntimeOptions {
+  std::string device = "cpu";  ///< cpu, cuda or cuda:N
+  int64_t threads = 0;         ///< CPU threads; 0 = all cores
+  bool quiet = false;          ///< no progress output
+
+  static const ParamTable<RuntimeOptions>& params();
+};
+
+/// Applies the thread count and parses the device (Error naming --device when it is not usable).
+c10::Device apply_runtime(const RuntimeOptions& options);
 
 /// Sets LibTorch's intra-op thread count; 0 means every core (Debian's LibTorch starts with one).
 /// Returns the count in force.

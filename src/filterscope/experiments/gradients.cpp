@@ -1,4 +1,5 @@
 #include "filterscope/experiments/gradients.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
@@ -24,37 +25,47 @@ const ParamTable<GradientOptions>& GradientOptions::params() {
   return table;
 }
 
-SampleGradients per_sample_gradients(Network& network, const Dataset& samples, const InputTransform& transform,
-                                     const c10::Device& device) {
+SampleGradients per_sample_gradients(ProbedModel& model, const Dataset& samples, const InputTransform& transform) {
   SampleGradients out;
+  const c10::Device device = model.device();
   // Parameters grouped by the module that owns them, in registration (forward) order.
   std::vector<std::vector<at::Tensor>> groups;
-  for (const auto& item : network->named_parameters()) {
-    const std::string& name = item.key();
+  for (const auto& [name, value] : model.named_parameters()) {
     const std::string owner = name.substr(0, name.rfind('.'));
     if (out.layers.empty() || out.layers.back() != owner) {
       out.layers.push_back(owner);
       out.parameters.push_back(0);
       groups.emplace_back();
     }
-    groups.back().push_back(item.value());
-    out.parameters.back() += item.value().numel();
+    groups.back().push_back(value);
+    out.parameters.back() += value.numel();
   }
+  FS_CHECK(!groups.empty(), model.description(), ": the model has no parameters to take gradients of");
   const int64_t n = samples.size(), layers = static_cast<int64_t>(out.layers.size());
   int64_t total = 0;
   for (int64_t p : out.parameters) total += p;
   out.per_layer = at::zeros({n, layers}, at::kDouble);
   out.overall = at::zeros({n}, at::kDouble);
 
-  const bool was_training = network->is_training();
-  network->eval();
-  at::AutoGradMode grad_mode(true);
+  // A TorchScript file may have been saved with frozen parameters: gradients are wanted of all.
+  std::vector<std::pair<at::Tensor, bool>> required;
+  for (auto& group : groups)
+    for (auto& p : group) {
+      required.emplace_back(p, p.requires_grad());
+      if (!p.requires_grad()) p.requires_grad_(true);
+    }
+  auto reset_grads = [&] {
+    for (auto& group : groups)
+      for (auto& p : group) p.mutable_grad() = at::Tensor();
+  };
   const at::Tensor labels = samples.labels.to(device);
   auto per_layer = out.per_layer.accessor<double, 2>();
   for (int64_t i = 0; i < n; ++i) {
     const at::Tensor x = make_input(samples, transform, at::full({1}, i, at::kLong)).to(device);
-    network->zero_grad();
-    const at::Tensor loss = torch::nn::functional::cross_entropy(network->forward(x), labels.narrow(0, i, 1));
+    reset_grads();
+    const at::Tensor logits = model.forward_probes_with_grad(x, {}, true).logits;
+    FS_CHECK(logits.defined(), model.description(), ": the model's output is not [N, classes] logits");
+    const at::Tensor loss = torch::nn::functional::cross_entropy(logits, labels.narrow(0, i, 1));
     loss.backward();
     std::vector<at::Tensor> sums;
     for (const auto& group : groups) {
@@ -72,13 +83,14 @@ SampleGradients per_sample_gradients(Network& network, const Dataset& samples, c
     }
     out.overall[i] = all / static_cast<double>(total);
   }
-  network->zero_grad();
-  network->train(was_training);
+  reset_grads();
+  for (auto& [p, was] : required)
+    if (!was) p.requires_grad_(false);
   return out;
 }
 
 namespace {
-nlohmann::json group_means(const at::Tensor& values, const std::vector<bool>& outlier) {
+GradientMeans group_means(const at::Tensor& values, const std::vector<bool>& outlier) {
   double sum_out = 0, sum_normal = 0;
   int64_t n_out = 0, n_normal = 0;
   const auto v = values.accessor<double, 1>();
@@ -91,42 +103,94 @@ nlohmann::json group_means(const at::Tensor& values, const std::vector<bool>& ou
       ++n_normal;
     }
   }
-  const double out_mean = n_out > 0 ? sum_out / static_cast<double>(n_out) : NAN;
-  const double normal_mean = n_normal > 0 ? sum_normal / static_cast<double>(n_normal) : NAN;
-  return {{"outlier_mean", json_number(out_mean)},
-          {"normal_mean", json_number(normal_mean)},
-          {"ratio", json_number(normal_mean > 0 ? out_mean / normal_mean : NAN)}};
+  GradientMeans m;
+  m.outlier_mean = n_out > 0 ? sum_out / static_cast<double>(n_out) : NAN;
+  m.normal_mean = n_normal > 0 ? sum_normal / static_cast<double>(n_normal) : NAN;
+  m.ratio = m.normal_mean > 0 ? m.outlier_mean / m.normal_mean : NAN;
+  return m;
 }
 }  // namespace
 
-nlohmann::json gradient_table(const SampleGradients& gradients, const std::vector<bool>& outlier) {
+GradientTable gradient_table(const SampleGradients& gradients, const std::vector<bool>& outlier) {
   FS_CHECK(static_cast<int64_t>(outlier.size()) == gradients.overall.size(0), "gradient_table: ", outlier.size(),
            " outlier flags for ", gradients.overall.size(0), " samples");
-  nlohmann::json layers = nlohmann::json::array();
+  GradientTable table;
   for (size_t l = 0; l < gradients.layers.size(); ++l) {
-    nlohmann::json row = group_means(gradients.per_layer.select(1, static_cast<int64_t>(l)).contiguous(), outlier);
-    row["name"] = gradients.layers[l];
-    row["parameters"] = gradients.parameters[l];
-    layers.push_back(row);
+    GradientLayerRow row;
+    static_cast<GradientMeans&>(row) =
+        group_means(gradients.per_layer.select(1, static_cast<int64_t>(l)).contiguous(), outlier);
+    row.name = gradients.layers[l];
+    row.parameters = gradients.parameters[l];
+    // Layers where outliers have the larger mean gradient.
+    if (std::isfinite(row.ratio) && row.ratio > 1) ++table.layers_outliers_larger;
+    table.layers.push_back(row);
   }
-  nlohmann::json overall = group_means(gradients.overall, outlier);
+  table.overall = group_means(gradients.overall, outlier);
   std::vector<double> out_values, normal_values;
   for (int64_t i = 0; i < gradients.overall.size(0); ++i)
     (outlier[static_cast<size_t>(i)] ? out_values : normal_values).push_back(gradients.overall[i].item<double>());
   const RankSumTest test = mann_whitney_greater(out_values, normal_values);
-  overall["mann_whitney"] = {{"u", json_number(test.u)}, {"z", json_number(test.z)},
-                             {"p_greater", json_number(test.p_greater)}};
-  int64_t larger = 0;  // layers where outliers have the larger mean gradient
-  for (const auto& row : layers)
-    if (!row["ratio"].is_null() && row["ratio"].get<double>() > 1) ++larger;
-  return {{"outlier_samples", static_cast<int64_t>(out_values.size())},
-          {"normal_samples", static_cast<int64_t>(normal_values.size())},
-          {"layers", layers},
-          {"layers_outliers_larger", larger},
-          {"overall", overall}};
+  table.mann_whitney_u = test.u;
+  table.mann_whitney_z = test.z;
+  table.p_greater = test.p_greater;
+  table.outlier_samples = static_cast<int64_t>(out_values.size());
+  table.normal_samples = static_cast<int64_t>(normal_values.size());
+  return table;
 }
 
-nlohmann::json gradient_study(RunAnalyses& analyses, const GradientOptions& options,
+namespace {
+
+// gradients.csv: one row per probe sample and model, the header taken from the first model's layers.
+struct GradientCsv {
+  std::ostringstream text;
+  bool header = false;
+  GradientCsv() { text.precision(10); }
+};
+
+// One model's Table 3 (and its csv rows) against the outliers of its analysis.
+GradientTable model_table(ProbedModel& model, const ProbeSet& probe, const InputTransform& transform,
+                           const AnalysisRecord& analysis, const std::string& role, int64_t epoch, bool reused,
+                           GradientCsv& csv, const std::function<void(const std::string&)>& log) {
+  std::vector<bool> outlier(static_cast<size_t>(probe.samples.size()), false);
+  for (const auto& o : analysis.outliers) outlier[static_cast<size_t>(o.position)] = true;
+  const int64_t outliers = static_cast<int64_t>(analysis.outliers.size());
+  const SampleGradients g = per_sample_gradients(model, probe.samples, transform);
+  GradientTable table = gradient_table(g, outlier);
+  table.role = role;
+  table.epoch = epoch;
+  table.analysis_reused = reused;
+  const std::string what = role == "model" ? "the model" : detail::concat("epoch ", epoch);
+  if (outliers == 0)
+    table.note = detail::concat("no outlier samples at ", what,
+                                " (its analysis found no anomaly filters): nothing to compare");
+  log(detail::concat(role == "overfit" ? "overfit epoch " : role == "well_trained" ? "well-trained epoch " : "",
+                     role == "model" ? model.description() : std::to_string(epoch), ": ", probe.samples.size(),
+                     " per-sample gradients, ", outliers, " outlier sample(s)",
+                     outliers == 0 ? " - no outlier samples, nothing to compare" : ""));
+  if (!csv.header) {
+    csv.text << "epoch,role,position,dataset_index,label,outlier,label_replaced,overall";
+    for (const auto& name : g.layers) csv.text << ',' << name;
+    csv.text << '\n';
+    csv.header = true;
+  }
+  for (int64_t i = 0; i < probe.samples.size(); ++i) {
+    csv.text << epoch << ',' << role << ',' << i << ',' << probe.samples.indices[i].item<int64_t>() << ','
+             << probe.samples.labels[i].item<int64_t>() << ',' << (outlier[static_cast<size_t>(i)] ? 1 : 0) << ','
+             << (probe.noisy.defined() ? (probe.noisy[i].item<bool>() ? "1" : "0") : "") << ','
+             << g.overall[i].item<double>();
+    for (size_t l = 0; l < g.layers.size(); ++l) csv.text << ',' << g.per_layer[i][static_cast<int64_t>(l)].item<double>();
+    csv.text << '\n';
+  }
+  return table;
+}
+
+const char* kGradientMeasure =
+    "mean absolute gradient of the sample's cross-entropy loss with respect to the layer's parameters (weights and "
+    "biases), eval mode";
+
+}  // namespace
+
+GradientsRecord gradient_study(RunAnalyses& analyses, const GradientOptions& options,
                               const std::function<void(const std::string&)>& log) {
   validate_params(options, GradientOptions::params());
   const fs::path& run_dir = analyses.run_dir();
@@ -136,56 +200,35 @@ nlohmann::json gradient_study(RunAnalyses& analyses, const GradientOptions& opti
   for (const auto& [role, epoch] : epochs) analyses.require_checkpoint(epoch);
   for (const auto& [role, epoch] : epochs) analyses.reusable(epoch);  // a settings mismatch stops before any work
 
-  nlohmann::json results = nlohmann::json::array();
-  std::ostringstream csv;
-  csv.precision(10);
-  bool header = false;
+  GradientsRecord out;
+  out.run_dir = run_dir.string();
+  out.request = analysis_request_json(analyses.analyze_options(), analyses.probe_options());
+  out.measure = kGradientMeasure;
+  GradientCsv csv;
   for (const auto& [role, epoch] : epochs) {
     bool reused = false;
-    const nlohmann::json analysis = analyses.analysis(epoch, &reused);
-    const ProbeSet& probe = analyses.probe();
-    std::vector<bool> outlier(static_cast<size_t>(probe.samples.size()), false);
-    for (const auto& o : analysis.at("outliers")) outlier[o.at("position").get<size_t>()] = true;
-    const int64_t outliers = static_cast<int64_t>(analysis.at("outliers").size());
-
-    Network network = load_checkpoint(checkpoint_path(run_dir, epoch), nullptr, analyses.settings().train.model);
-    network->to(analyses.device());
-    const SampleGradients g = per_sample_gradients(network, probe.samples, analyses.run().transform, analyses.device());
-    nlohmann::json table = gradient_table(g, outlier);
-    table["role"] = role;
-    table["epoch"] = epoch;
-    table["analysis_reused"] = reused;
-    if (outliers == 0)
-      table["note"] = detail::concat("no outlier samples at epoch ", epoch,
-                                     " (its analysis found no anomaly filters): nothing to compare");
-    results.push_back(table);
-    log(detail::concat(role == "overfit" ? "overfit" : "well-trained", " epoch ", epoch, ": ", probe.samples.size(),
-                       " per-sample gradients, ", outliers, " outlier sample(s)",
-                       outliers == 0 ? " - no outlier samples, nothing to compare" : ""));
-
-    if (!header) {
-      csv << "epoch,role,position,dataset_index,label,outlier,label_replaced,overall";
-      for (const auto& name : g.layers) csv << ',' << name;
-      csv << '\n';
-      header = true;
-    }
-    for (int64_t i = 0; i < probe.samples.size(); ++i) {
-      csv << epoch << ',' << role << ',' << i << ',' << probe.samples.indices[i].item<int64_t>() << ','
-          << probe.samples.labels[i].item<int64_t>() << ',' << (outlier[static_cast<size_t>(i)] ? 1 : 0) << ','
-          << (probe.noisy.defined() ? (probe.noisy[i].item<bool>() ? "1" : "0") : "") << ','
-          << g.overall[i].item<double>();
-      for (size_t l = 0; l < g.layers.size(); ++l) csv << ',' << g.per_layer[i][static_cast<int64_t>(l)].item<double>();
-      csv << '\n';
-    }
+    const AnalysisRecord analysis = analyses.analysis(epoch, &reused);
+    ModelSource source = analyses.open_checkpoint(epoch);
+    out.epochs.push_back(model_table(*source.model, analyses.probe(), analyses.run().transform, analysis, role, epoch,
+                                     reused, csv, log));
   }
-  const nlohmann::json out = {{"format", "filterscope-gradients-1"},
-                              {"run_dir", run_dir.string()},
-                              {"request", analysis_request_json(analyses.analyze_options(), analyses.probe_options())},
-                              {"measure", "mean absolute gradient of the sample's cross-entropy loss with respect to "
-                                          "the layer's parameters (weights and biases), eval mode"},
-                              {"epochs", results}};
-  write_file_atomic(run_dir / "gradients.csv", csv.str());
-  write_file_atomic(run_dir / "gradients.json", out.dump(1) + "\n");
+  write_file_atomic(RunLayout(run_dir).gradients_csv(), csv.text.str());
+  write_file_atomic(RunLayout(run_dir).gradients_json(), out.to_json().dump(1) + "\n");
+  return out;
+}
+
+GradientsRecord model_gradients(ModelSource& source, ModelAnalysis& analysis, const fs::path& out_dir,
+                                const std::function<void(const std::string&)>& log) {
+  GradientsRecord out;
+  out.model = source.record;
+  out.request = analysis_request_json(analysis.options, analysis.probe_options);
+  out.measure = kGradientMeasure;
+  GradientCsv csv;
+  out.epochs.push_back(model_table(*source.model, analysis.probe, source.run.transform, analysis.record, "model",
+                                   source.epoch, analysis.reused, csv, log));
+  ensure_directory(out_dir);
+  write_file_atomic(out_dir / RunLayout::kGradientsCsv, csv.text.str());
+  write_file_atomic(out_dir / RunLayout::kGradientsJson, out.to_json().dump(1) + "\n");
   return out;
 }
 

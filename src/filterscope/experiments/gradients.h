@@ -22,7 +22,7 @@ struct GradientOptions {
   static const ParamTable<GradientOptions>& params();
 };
 
-/// Per-sample gradient sizes of a network.
+/// Per-sample gradient sizes of a model.
 struct SampleGradients {
   std::vector<std::string> layers;  ///< modules that own parameters ("features.0", "classifier.1"), in order
   std::vector<int64_t> parameters;  ///< parameter count of each
@@ -31,18 +31,25 @@ struct SampleGradients {
 };
 
 /// One backward pass per sample (eval mode: dropout off), cross-entropy against the sample's label
-/// as stored in `samples` (for a training probe set, the label trained on).
-SampleGradients per_sample_gradients(Network& network, const Dataset& samples, const InputTransform& transform,
-                                     const c10::Device& device);
+/// as stored in `samples` (for a training probe set, the label trained on), on the model's device.
+/// Works on any model: a built-in network or a TorchScript file (its parameters take gradients for
+/// the pass; channel masks set on the model apply).
+SampleGradients per_sample_gradients(ProbedModel& model, const Dataset& samples, const InputTransform& transform);
 
 /// Table 3 for one checkpoint: per layer and overall, the mean over outlier samples and over
 /// normal samples and their ratio, with a one-sided rank-sum test on the overall values.
-/// `outlier` marks probe samples ([N] bool). Null means where a group is empty.
-nlohmann::json gradient_table(const SampleGradients& gradients, const std::vector<bool>& outlier);
+/// `outlier` marks probe samples ([N] bool). Means are NaN (null in JSON) where a group is empty;
+/// role, epoch and note are left for the caller.
+GradientTable gradient_table(const SampleGradients& gradients, const std::vector<bool>& outlier);
 
 /// Runs both checkpoints (analysing them first when needed) and writes RUN/gradients.json and
-/// RUN/gradients.csv (one row per sample and epoch). Returns gradients.json's content.
-nlohmann::json gradient_study(RunAnalyses& analyses, const GradientOptions& options,
+/// RUN/gradients.csv (one row per sample and epoch). Returns gradients.json's record.
+GradientsRecord gradient_study(RunAnalyses& analyses, const GradientOptions& options,
                               const std::function<void(const std::string&)>& log);
+
+/// The same table for one model (a checkpoint file or a TorchScript export) with its analysis:
+/// writes gradients.json and gradients.csv into out_dir, with one entry of role "model".
+GradientsRecord model_gradients(ModelSource& source, ModelAnalysis& analysis, const std::filesystem::path& out_dir,
+                               const std::function<void(const std::string&)>& log);
 
 }  // namespace filterscope

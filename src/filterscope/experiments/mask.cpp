@@ -1,4 +1,5 @@
 #include "filterscope/experiments/mask.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 #include <torch/utils.h>
@@ -12,6 +13,7 @@
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/stats.h"
+#include "filterscope/models/torchscript.h"
 #include "filterscope/train/checkpoint.h"
 
 namespace filterscope {
@@ -33,28 +35,26 @@ const ParamTable<MaskOptions>& MaskOptions::params() {
   return table;
 }
 
-std::vector<MaskUnit> anomaly_units(const nlohmann::json& analysis) {
+std::vector<MaskUnit> anomaly_units(const AnalysisRecord& analysis) {
   std::map<std::pair<std::string, int64_t>, std::vector<std::string>> flagged;
-  for (const auto& layer : analysis.at("layers")) {
-    if (layer.at("anomaly_count").get<int64_t>() == 0) continue;
-    const std::string conv = layer.at("owner_conv").get<std::string>();
-    for (const auto& f : layer.at("filters"))
-      if (f.at("anomaly").get<bool>())
-        flagged[{conv, f.at("filter").get<int64_t>()}].push_back(layer.at("name").get<std::string>());
+  for (const auto& layer : analysis.layers) {
+    if (layer.anomaly_count == 0) continue;
+    for (const auto& f : layer.filters)
+      if (f.anomaly) flagged[{layer.owner_conv, f.filter}].push_back(layer.name);
   }
   std::vector<MaskUnit> units;
   for (auto& [key, probes] : flagged) units.push_back({key.first, key.second, probes});
   return units;
 }
 
-std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const Network& network, int64_t seed) {
+std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const ProbedModel& model, int64_t seed) {
   std::map<std::string, std::set<int64_t>> taken;
   for (const auto& u : anomalies) taken[u.conv].insert(u.channel);
   std::vector<MaskUnit> units;
   int64_t conv_ordinal = 0;
   for (const auto& [conv, channels] : taken) {
     std::vector<int64_t> others;
-    for (int64_t c = 0; c < network->probe(conv).channels; ++c)
+    for (int64_t c = 0; c < model.probe(conv).channels; ++c)
       if (!channels.count(c)) others.push_back(c);
     const int64_t want = std::min<int64_t>(static_cast<int64_t>(channels.size()), static_cast<int64_t>(others.size()));
     if (want > 0) {
@@ -68,26 +68,19 @@ std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const
   return units;
 }
 
-void apply_masks(Network& network, const std::vector<MaskUnit>& units) {
-  network->clear_channel_masks();
+void apply_masks(ProbedModel& model, const std::vector<MaskUnit>& units) {
+  model.clear_channel_masks();
   std::map<std::string, at::Tensor> masks;
   for (const auto& u : units) {
     auto it = masks.find(u.conv);
-    if (it == masks.end()) it = masks.emplace(u.conv, at::ones({network->probe(u.conv).channels})).first;
+    if (it == masks.end()) it = masks.emplace(u.conv, at::ones({model.probe(u.conv).channels})).first;
     it->second[u.channel] = 0.0;
   }
-  for (const auto& [conv, mask] : masks) network->set_channel_mask(conv, mask);
+  for (const auto& [conv, mask] : masks) model.set_channel_mask(conv, mask);
 }
 
-void bake_masks(Network& network, const std::vector<MaskUnit>& units) {
-  torch::NoGradGuard no_grad;
-  const auto params = network->named_parameters();
-  for (const auto& u : units) {
-    for (const char* which : {".weight", ".bias"}) {
-      const auto* p = params.find(u.conv + which);
-      if (p != nullptr) p->select(0, u.channel).zero_();
-    }
-  }
+void bake_masks(ProbedModel& model, const std::vector<MaskUnit>& units) {
+  for (const auto& u : units) zero_filter(model, u.conv, u.channel);
 }
 
 namespace {
@@ -95,9 +88,8 @@ struct Scores {
   double train = 0, val = 0;
 };
 
-Scores accuracies(Network& network, const PreparedRun& run, const c10::Device& device) {
-  return {evaluate(network, run.data.train, run.transform, device).accuracy,
-          evaluate(network, run.data.val, run.transform, device).accuracy};
+Scores accuracies(ProbedModel& model, const PreparedRun& run) {
+  return {evaluate(model, run.data.train, run.transform).accuracy, evaluate(model, run.data.val, run.transform).accuracy};
 }
 
 double mean(const std::vector<double>& v) {
@@ -117,59 +109,37 @@ double sample_sd(const std::vector<double>& v) {
 std::string unit_name(const MaskUnit& u) { return u.conv + ":" + std::to_string(u.channel); }
 }  // namespace
 
-nlohmann::json mask_study(RunAnalyses& analyses, const MaskOptions& options,
-                          const std::function<void(const std::string&)>& log) {
-  validate_params(options, MaskOptions::params());
-  const fs::path& run_dir = analyses.run_dir();
-  const int64_t epoch = options.epoch > 0 ? options.epoch : study_epochs(run_dir, 0, 0).overfit;
-  analyses.require_checkpoint(epoch);
-  const fs::path checkpoint = checkpoint_path(run_dir, epoch);
-  if (!options.save.empty()) {
-    FS_CHECK(!fs::exists(options.save) || !fs::equivalent(options.save, checkpoint), options.save,
-             " is the checkpoint being masked; --save needs another file (the original is never changed)");
-    FS_CHECK(!fs::is_directory(options.save), options.save, " is a directory; --save takes a file name");
-  }
-  bool reused = false;
-  const nlohmann::json analysis = analyses.analysis(epoch, &reused);
-  const std::vector<MaskUnit> anomalies = anomaly_units(analysis);
-  const PreparedRun& run = analyses.run();
-  const c10::Device& device = analyses.device();
+namespace {
 
-  CheckpointInfo info;
-  Network network = load_checkpoint(checkpoint, nullptr, analyses.settings().train.model, &info);
-  network->to(device);
-  network->clear_channel_masks();
-  const Scores before = accuracies(network, run, device);
-
-  nlohmann::json out = {{"format", "filterscope-mask-1"},
-                        {"run_dir", run_dir.string()},
-                        {"epoch", epoch},
-                        {"checkpoint", checkpoint.string()},
-                        {"request", analysis_request_json(analyses.analyze_options(), analyses.probe_options())},
-                        {"analysis_reused", reused},
-                        {"accuracy_measured_on",
-                         {{"train", detail::concat(run.data.train.size(), " training samples, with the labels trained on")},
-                          {"val", detail::concat(run.data.val.size(), " validation samples")}}},
-                        {"before", {{"train_acc", before.train}, {"val_acc", before.val}}},
-                        {"anomaly_filters", static_cast<int64_t>(anomalies.size())}};
+// Tables 4-6 on one model against its analysis; fills `out` and returns mask.csv's text. Leaves the
+// model with every anomaly filter masked when `keep_all_masked` (for --save), else unmasked.
+std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
+                        const AnalysisRecord& analysis, const std::vector<MaskUnit>& anomalies,
+                        const MaskOptions& options, const std::string& what, MaskRecord& out,
+                        const std::function<void(const std::string&)>& log) {
+  model.clear_channel_masks();
+  const Scores before = accuracies(model, run);
+  out.train_measured_on = detail::concat(run.data.train.size(), " training samples, with the labels trained on");
+  out.val_measured_on = detail::concat(run.data.val.size(), " validation samples");
+  out.before = {before.train, before.val};
+  out.anomaly_filters = static_cast<int64_t>(anomalies.size());
+  const std::string header = "set,seed,conv,channel,flagged_at,train_before,train_after,val_before,val_after\n";
   if (anomalies.empty()) {
-    out["note"] = detail::concat("epoch ", epoch, " has no anomaly filters: nothing to mask");
-    log(out["note"].get<std::string>());
-    write_file_atomic(run_dir / "mask.csv", "set,seed,conv,channel,flagged_at,train_before,train_after,val_before,val_after\n");
-    write_file_atomic(run_dir / "mask.json", out.dump(1) + "\n");
-    return out;
+    out.note = detail::concat(what, " has no anomaly filters: nothing to mask");
+    log(*out.note);
+    return header;
   }
 
   std::ostringstream csv;
   csv.precision(10);
-  csv << "set,seed,conv,channel,flagged_at,train_before,train_after,val_before,val_after\n";
+  csv << header;
   // Each unit masked alone; returns the shares with train accuracy down and validation accuracy up.
   auto mask_one_by_one = [&](const std::vector<MaskUnit>& units, const std::string& set, int64_t seed,
-                             nlohmann::json* rows) {
+                             std::vector<MaskedFilter>* rows) {
     int64_t train_down = 0, val_up = 0;
     for (const auto& u : units) {
-      apply_masks(network, {u});
-      const Scores after = accuracies(network, run, device);
+      apply_masks(model, {u});
+      const Scores after = accuracies(model, run);
       if (after.train < before.train) ++train_down;
       if (after.val > before.val) ++val_up;
       std::string flagged;
@@ -177,78 +147,134 @@ nlohmann::json mask_study(RunAnalyses& analyses, const MaskOptions& options,
       csv << set << ',' << (seed >= 0 ? std::to_string(seed) : "") << ',' << u.conv << ',' << u.channel << ','
           << flagged << ',' << before.train << ',' << after.train << ',' << before.val << ',' << after.val << '\n';
       if (rows)
-        rows->push_back({{"conv", u.conv},
-                         {"channel", u.channel},
-                         {"flagged_at", u.flagged_at},
-                         {"train_acc", after.train},
-                         {"val_acc", after.val},
-                         {"train_down", after.train < before.train},
-                         {"val_up", after.val > before.val}});
+        rows->push_back({u.conv, u.channel, u.flagged_at, after.train, after.val, after.train < before.train,
+                         after.val > before.val});
     }
-    network->clear_channel_masks();
+    model.clear_channel_masks();
     const double n = static_cast<double>(units.size());
     return std::make_pair(units.empty() ? NAN : train_down / n, units.empty() ? NAN : val_up / n);
   };
 
   // Table 4: anomaly filters, one at a time.
-  log(detail::concat("epoch ", epoch, ": masking ", anomalies.size(), " anomaly filter(s) one at a time"));
-  nlohmann::json rows = nlohmann::json::array();
-  const auto [anomaly_train_down, anomaly_val_up] = mask_one_by_one(anomalies, "anomaly", -1, &rows);
-  out["one_at_a_time"] = {{"filters", rows},
-                          {"share_train_down", json_number(anomaly_train_down)},
-                          {"share_val_up", json_number(anomaly_val_up)}};
+  log(detail::concat(what, ": masking ", anomalies.size(), " anomaly filter(s) one at a time"));
+  const auto [anomaly_train_down, anomaly_val_up] = mask_one_by_one(anomalies, "anomaly", -1, &out.one_at_a_time);
+  out.share_train_down = anomaly_train_down;
+  out.share_val_up = anomaly_val_up;
 
   // Table 5: random filters of the same convolutions, over seeds.
   std::vector<double> train_down, val_up;
-  nlohmann::json seeds = nlohmann::json::array();
   for (int64_t s = 0; s < options.baseline_seeds; ++s) {
     const int64_t seed = options.baseline_seed + s;
-    const std::vector<MaskUnit> units = random_units(anomalies, network, seed);
+    const std::vector<MaskUnit> units = random_units(anomalies, model, seed);
     log(detail::concat("random baseline ", s + 1, "/", options.baseline_seeds, ": masking ", units.size(),
                        " random filter(s) one at a time"));
     const auto [td, vu] = mask_one_by_one(units, "random", seed, nullptr);
     std::vector<std::string> names;
     for (const auto& u : units) names.push_back(unit_name(u));
-    seeds.push_back({{"seed", seed}, {"filters", names}, {"share_train_down", json_number(td)},
-                     {"share_val_up", json_number(vu)}});
+    out.baseline_seeds.push_back({seed, names, td, vu});
     if (std::isfinite(td)) train_down.push_back(td), val_up.push_back(vu);
   }
-  out["random_baseline"] = {{"seeds", seeds},
-                            {"share_train_down", {{"mean", json_number(mean(train_down))}, {"sd", json_number(sample_sd(train_down))}}},
-                            {"share_val_up", {{"mean", json_number(mean(val_up))}, {"sd", json_number(sample_sd(val_up))}}}};
+  out.baseline_share_train_down = {mean(train_down), sample_sd(train_down)};
+  out.baseline_share_val_up = {mean(val_up), sample_sd(val_up)};
 
   // Table 6: every anomaly filter at once, and how the outlier samples' predictions move.
-  const ProbeSet& probe = analyses.probe();
-  const at::Tensor pred_before = evaluate(network, probe.samples, run.transform, device).predictions;
-  apply_masks(network, anomalies);
-  const Scores all = accuracies(network, run, device);
-  const at::Tensor pred_after = evaluate(network, probe.samples, run.transform, device).predictions;
-  network->clear_channel_masks();
+  const at::Tensor pred_before = evaluate(model, probe.samples, run.transform).predictions;
+  apply_masks(model, anomalies);
+  const Scores all = accuracies(model, run);
+  const at::Tensor pred_after = evaluate(model, probe.samples, run.transform).predictions;
+  model.clear_channel_masks();
   int64_t rr = 0, rw = 0, wr = 0, ww = 0;
-  for (const auto& o : analysis.at("outliers")) {
-    const int64_t i = o.at("position").get<int64_t>();
+  for (const auto& o : analysis.outliers) {
+    const int64_t i = o.position;
     const int64_t label = probe.samples.labels[i].item<int64_t>();
     const bool right_before = pred_before[i].item<int64_t>() == label, right_after = pred_after[i].item<int64_t>() == label;
     (right_before ? (right_after ? rr : rw) : (right_after ? wr : ww)) += 1;
   }
-  out["all_at_once"] = {{"train_acc", all.train},
-                        {"val_acc", all.val},
-                        {"outlier_samples", static_cast<int64_t>(analysis.at("outliers").size())},
-                        {"labels", probe.noisy.defined() ? "the labels trained on (replaced ones included)" : "true labels"},
-                        {"right_to_right", rr},
-                        {"right_to_wrong", rw},
-                        {"wrong_to_right", wr},
-                        {"wrong_to_wrong", ww}};
+  out.all_at_once = AllAtOnce{all.train,
+                              all.val,
+                              static_cast<int64_t>(analysis.outliers.size()),
+                              probe.noisy.defined() ? "the labels trained on (replaced ones included)" : "true labels",
+                              rr,
+                              rw,
+                              wr,
+                              ww};
   log(detail::concat("all ", anomalies.size(), " anomaly filter(s) at once: val acc ", before.val, " -> ", all.val));
+  return csv.str();
+}
 
-  if (!options.save.empty()) {
-    bake_masks(network, anomalies);
+void check_save_target(const MaskOptions& options, const fs::path& source_file) {
+  if (options.save.empty()) return;
+  FS_CHECK(!fs::exists(options.save) || !fs::equivalent(options.save, source_file), options.save,
+           " is the model being masked; --save needs another file (the original is never changed)");
+  FS_CHECK(!fs::is_directory(options.save), options.save, " is a directory; --save takes a file name");
+}
+
+// Writes the model with every anomaly filter's weights zeroed to options.save: a checkpoint for a
+// built-in network, a TorchScript file for a TorchScript model. The weights are zeroed on a fresh copy
+// read from `source_file`, so the model in memory is left as it was.
+void save_masked(const ModelSource& source, const std::vector<MaskUnit>& anomalies, const MaskOptions& options,
+                 const c10::Device& device, MaskRecord& out, const std::function<void(const std::string&)>& log) {
+  if (options.save.empty() || anomalies.empty()) return;
+  if (source.kind == ModelSourceKind::TorchScript) {
+    auto copy = load_torchscript_model(source.file, source.model->input_shape(), device);
+    bake_masks(*copy, anomalies);
+    save_torchscript_model(*copy, options.save);
+  } else {
+    CheckpointInfo info;
+    Network network = load_checkpoint(source.file, nullptr, "", &info);
+    auto copy = probed_network(network);
+    bake_masks(*copy, anomalies);
     save_checkpoint(options.save, network, nullptr, info);
-    out["saved"] = options.save;
-    log("wrote the masked network to " + options.save);
   }
-  write_file_atomic(run_dir / "mask.csv", csv.str());
-  write_file_atomic(run_dir / "mask.json", out.dump(1) + "\n");
+  out.saved = options.save;
+  log("wrote the masked network to " + options.save);
+}
+
+}  // namespace
+
+MaskRecord mask_study(RunAnalyses& analyses, const MaskOptions& options,
+                          const std::function<void(const std::string&)>& log) {
+  validate_params(options, MaskOptions::params());
+  const fs::path& run_dir = analyses.run_dir();
+  const int64_t epoch = options.epoch > 0 ? options.epoch : study_epochs(run_dir, 0, 0).overfit;
+  analyses.require_checkpoint(epoch);
+  const fs::path checkpoint = RunLayout(run_dir).checkpoint(epoch);
+  check_save_target(options, checkpoint);
+  bool reused = false;
+  const AnalysisRecord analysis = analyses.analysis(epoch, &reused);
+  const std::vector<MaskUnit> anomalies = anomaly_units(analysis);
+  ModelSource source = analyses.open_checkpoint(epoch);
+
+  MaskRecord out;
+  out.run_dir = run_dir.string();
+  out.epoch = epoch;
+  out.checkpoint = checkpoint.string();
+  out.request = analysis_request_json(analyses.analyze_options(), analyses.probe_options());
+  out.analysis_reused = reused;
+  const std::string csv = mask_tables(*source.model, analyses.run(), analyses.probe(), analysis, anomalies, options,
+                                      detail::concat("epoch ", epoch), out, log);
+  save_masked(source, anomalies, options, analyses.device(), out, log);
+  write_file_atomic(RunLayout(run_dir).mask_csv(), csv);
+  write_file_atomic(RunLayout(run_dir).mask_json(), out.to_json().dump(1) + "\n");
+  return out;
+}
+
+MaskRecord model_mask(ModelSource& source, const ModelAnalysis& analysis, const MaskOptions& options,
+                          const fs::path& out_dir, const std::function<void(const std::string&)>& log) {
+  validate_params(options, MaskOptions::params());
+  FS_CHECK(options.epoch == 0, "--epoch needs a run directory; ", source.file.string(), " is one model");
+  check_save_target(options, source.file);
+  const std::vector<MaskUnit> anomalies = anomaly_units(analysis.record);
+  MaskRecord out;
+  out.model = source.record;
+  out.request = analysis_request_json(analysis.options, analysis.probe_options);
+  out.analysis_reused = analysis.reused;
+  const std::string csv = mask_tables(*source.model, source.run, analysis.probe, analysis.record, anomalies, options,
+                                      "the model", out, log);
+  save_masked(source, anomalies, options, source.model->device(), out, log);
+  ensure_directory(out_dir);
+  write_file_atomic(out_dir / RunLayout::kMaskCsv, csv);
+  write_file_atomic(out_dir / RunLayout::kMaskJson, out.to_json().dump(1) + "\n");
   return out;
 }
 

@@ -32,22 +32,28 @@ struct MaskUnit {
 };
 
 /// The anomaly filters of an analysis.json as units, ordered by convolution and channel.
-std::vector<MaskUnit> anomaly_units(const nlohmann::json& analysis);
+std::vector<MaskUnit> anomaly_units(const AnalysisRecord& analysis);
 
 /// The random baseline for one seed: per convolution, as many filters as `anomalies` has there,
 /// drawn without replacement from that convolution's other filters (fewer when it has too few).
-std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const Network& network, int64_t seed);
+std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const ProbedModel& model, int64_t seed);
 
-/// Masks `units` on network (replacing any masks it had).
-void apply_masks(Network& network, const std::vector<MaskUnit>& units);
+/// Masks `units` on the model (replacing any masks it had).
+void apply_masks(ProbedModel& model, const std::vector<MaskUnit>& units);
 
-/// Zeroes the masked filters' weights and biases, so that the network computes the masked outputs
-/// without masks (the paper's networks have no normalisation after a convolution).
-void bake_masks(Network& network, const std::vector<MaskUnit>& units);
+/// Zeroes the masked filters' weights and biases, so that the model computes the masked outputs
+/// without masks (exact for the paper's networks, which have no normalisation after a convolution).
+void bake_masks(ProbedModel& model, const std::vector<MaskUnit>& units);
 
 /// Runs the experiment on the chosen checkpoint (analysing it first when needed) and writes
-/// RUN/mask.json and RUN/mask.csv (one row per masked filter). Returns mask.json's content.
-nlohmann::json mask_study(RunAnalyses& analyses, const MaskOptions& options,
+/// RUN/mask.json and RUN/mask.csv (one row per masked filter). Returns mask.json's record.
+MaskRecord mask_study(RunAnalyses& analyses, const MaskOptions& options,
                           const std::function<void(const std::string&)>& log);
+
+/// The same experiment on one model (a checkpoint file or a TorchScript export) with its analysis:
+/// writes mask.json and mask.csv into out_dir. options.epoch must be 0. --save writes a checkpoint
+/// for a checkpoint and a TorchScript file for a TorchScript model.
+MaskRecord model_mask(ModelSource& source, const ModelAnalysis& analysis, const MaskOptions& options,
+                          const std::filesystem::path& out_dir, const std::function<void(const std::string&)>& log);
 
 }  // namespace filterscope

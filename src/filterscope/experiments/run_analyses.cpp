@@ -1,4 +1,5 @@
 #include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/layout.h"
 
 #include <sstream>
 
@@ -41,20 +42,7 @@ void RunAnalyses::require_checkpoint(int64_t epoch) const {
 }
 
 bool RunAnalyses::reusable(int64_t epoch) const {
-  const fs::path file = analysis_dir(run_dir_, epoch) / "analysis.json";
-  if (!fs::exists(file)) return false;
-  nlohmann::json existing;
-  try {
-    existing = nlohmann::json::parse(read_file(file));
-    if (recorded_request(existing) == request_) return true;
-  } catch (const nlohmann::json::exception&) {
-    FS_CHECK(reanalyse_, file.string(), ": not a valid analysis.json (use --reanalyse to redo it)");
-    return false;
-  }
-  FS_CHECK(reanalyse_, file.string(), " was made with other settings than requested (",
-           recorded_request(existing).dump(), " vs ", request_.dump(),
-           "); use the same flags, or --reanalyse to redo it");
-  return false;
+  return analysis_reusable(RunLayout(run_dir_).analysis_json(epoch), request_, reanalyse_);
 }
 
 const PreparedRun& RunAnalyses::run() {
@@ -67,44 +55,31 @@ const ProbeSet& RunAnalyses::probe() {
   return *probe_;
 }
 
-nlohmann::json RunAnalyses::analysis(int64_t epoch, bool* reused) {
+AnalysisRecord RunAnalyses::analysis(int64_t epoch, bool* reused) {
   require_checkpoint(epoch);
-  const fs::path dir = analysis_dir(run_dir_, epoch);
+  const fs::path dir = RunLayout(run_dir_).analysis_dir(epoch);
   const bool reuse = reusable(epoch);
   if (reused) *reused = reuse;
-  if (reuse) return read_json_file(dir / "analysis.json");
-  CheckpointModel opened = open_checkpoint_model(run_dir_, checkpoint_path(run_dir_, epoch), settings_, device_);
-  return analyze_and_write(*opened.model, run(), probe(), probe_options_, analyze_, opened.model_json, dir);
+  if (reuse) return read_analysis_record(dir / RunLayout::kAnalysisJson);
+  ModelSource opened = open_checkpoint(epoch);
+  return analyze_and_write(*opened.model, run(), probe(), probe_options_, analyze_, opened.record, dir);
+}
+
+ModelSource RunAnalyses::open_checkpoint(int64_t epoch) const {
+  require_checkpoint(epoch);
+  return open_run_checkpoint(RunLayout(run_dir_), epoch, settings_, device_);
 }
 
 StudyEpochs study_epochs(const fs::path& run_dir, int64_t well_trained, int64_t overfit) {
   StudyEpochs epochs{well_trained, overfit};
   if (well_trained > 0 && overfit > 0) return epochs;
-  const fs::path file = run_dir / "track.json";
-  FS_CHECK(fs::exists(file), run_dir.string(),
+  const std::optional<TrackRecord> track = read_track_record(RunLayout(run_dir).track_json());
+  FS_CHECK(track.has_value(), run_dir.string(),
            ": no track.json, which names the well-trained and overfit epochs; run `filterscope track ",
            run_dir.string(), "` first, or give the epochs");
-  const nlohmann::json track = read_json_file(file);
-  try {
-    if (epochs.well_trained <= 0) epochs.well_trained = track.at("well_trained").at("epoch").get<int64_t>();
-    if (epochs.overfit <= 0) epochs.overfit = track.at("overfit").at("epoch").get<int64_t>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(detail::concat(file.string(), ": no well_trained/overfit epoch in it (written by another version?)"));
-  }
+  if (epochs.well_trained <= 0) epochs.well_trained = track->well_trained.epoch;
+  if (epochs.overfit <= 0) epochs.overfit = track->overfit.epoch;
   return epochs;
-}
-
-nlohmann::json read_json_file(const fs::path& path) {
-  FS_CHECK(fs::exists(path), path.string(), ": no such file");
-  try {
-    return nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(detail::concat(path.string(), ": not valid JSON (", e.what(), ")"));
-  }
-}
-
-nlohmann::json read_json_file_if_exists(const fs::path& path) {
-  return fs::exists(path) ? read_json_file(path) : nlohmann::json(nullptr);
 }
 
 }  // namespace filterscope

@@ -9,7 +9,11 @@
 #include <optional>
 #include <vector>
 
-#include "filterscope/anomaly/run_analysis.h"
+#include "filterscope/io/json.h"
+#include "filterscope/runs/layout.h"
+#include "filterscope/runs/model_source.h"
+#include "filterscope/runs/run_analysis.h"
+#include "filterscope/runs/study_records.h"
 
 namespace filterscope {
 
@@ -40,7 +44,10 @@ class RunAnalyses {
 
   /// The epoch's analysis: the existing one when reusable, else made now and written to
   /// RUN/analysis/epoch-NNN/. reused (optional) says which.
-  nlohmann::json analysis(int64_t epoch, bool* reused = nullptr);
+  AnalysisRecord analysis(int64_t epoch, bool* reused = nullptr);
+
+  /// The checkpoint of `epoch` as a model on the device (no data prepared: run() has it).
+  ModelSource open_checkpoint(int64_t epoch) const;
 
   /// The run's data and the probe set, made on first use (the same for every epoch).
   const PreparedRun& run();
@@ -67,11 +74,5 @@ struct StudyEpochs {
   int64_t well_trained = 0, overfit = 0;
 };
 StudyEpochs study_epochs(const std::filesystem::path& run_dir, int64_t well_trained, int64_t overfit);
-
-/// Reads and parses a JSON file; throws Error naming it when it is missing or malformed.
-nlohmann::json read_json_file(const std::filesystem::path& path);
-
-/// read_json_file, or null when the file does not exist (an experiment not run yet).
-nlohmann::json read_json_file_if_exists(const std::filesystem::path& path);
 
 }  // namespace filterscope

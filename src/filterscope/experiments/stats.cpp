@@ -90,24 +90,14 @@ double hypergeometric_upper_tail(int64_t population, int64_t successes, int64_t 
   return std::min(1.0, p);
 }
 
-nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
-nlohmann::json Enrichment::to_json() const {
-  return {{"probe_size", probe_size}, {"replaced", replaced},   {"outliers", outliers},
-          {"replaced_outliers", replaced_outliers}, {"precision", json_number(precision)},
-          {"recall", json_number(recall)},         {"base_rate", json_number(base_rate)},
-          {"ratio", json_number(ratio)},           {"p_value", json_number(p_value)}};
-}
-
-std::optional<Enrichment> label_noise_enrichment(const nlohmann::json& analysis) {
-  const auto& probe = analysis.at("probe_set");
-  if (!probe.contains("label_replaced")) return std::nullopt;
+std::optional<Enrichment> label_noise_enrichment(const AnalysisRecord& analysis) {
+  if (!analysis.probe_set.label_replaced) return std::nullopt;
   Enrichment e;
-  e.probe_size = probe.at("size").get<int64_t>();
-  e.replaced = static_cast<int64_t>(probe.at("label_replaced").size());
-  for (const auto& o : analysis.at("outliers")) {
+  e.probe_size = analysis.probe_set.size;
+  e.replaced = static_cast<int64_t>(analysis.probe_set.label_replaced->size());
+  for (const auto& o : analysis.outliers) {
     ++e.outliers;
-    if (o.value("label_replaced", false)) ++e.replaced_outliers;
+    if (o.label_replaced.value_or(false)) ++e.replaced_outliers;
   }
   e.precision = ratio_or_nan(static_cast<double>(e.replaced_outliers), static_cast<double>(e.outliers));
   e.recall = ratio_or_nan(static_cast<double>(e.replaced_outliers), static_cast<double>(e.replaced));

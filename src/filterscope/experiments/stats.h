@@ -5,6 +5,10 @@
 #include <optional>
 #include <vector>
 
+#include "filterscope/io/json.h"
+#include "filterscope/runs/analysis_record.h"
+#include "filterscope/runs/study_records.h"
+
 namespace filterscope {
 
 /// Spearman's rank correlation (average ranks for ties); NaN when either side is constant or
@@ -23,25 +27,9 @@ RankSumTest mann_whitney_greater(const std::vector<double>& x, const std::vector
 /// items of which `successes` are marked.
 double hypergeometric_upper_tail(int64_t population, int64_t successes, int64_t draws, int64_t observed);
 
-/// How strongly the outlier samples of an analysis are enriched in replaced training labels.
-struct Enrichment {
-  int64_t probe_size = 0, replaced = 0;           ///< probe samples, and those with a replaced label
-  int64_t outliers = 0, replaced_outliers = 0;    ///< outlier samples, and those with a replaced label
-  double precision = 0;  ///< replaced_outliers / outliers
-  double recall = 0;     ///< replaced_outliers / replaced
-  double base_rate = 0;  ///< replaced / probe_size
-  double ratio = 0;      ///< precision / base_rate (1 = no enrichment)
-  double p_value = 0;    ///< one-sided hypergeometric P(at least this many replaced among the outliers)
-
-  nlohmann::json to_json() const;
-};
-
-/// Enrichment from an analysis.json of training samples; nullopt when the probe set records no
+/// The Enrichment (runs/study_records.h) of an analysis of training samples; nullopt when the probe set records no
 /// replaced labels (validation probe set, or an analysis written before they were recorded).
 /// Values that are undefined (no outliers, no replaced labels) are NaN and written as null.
-std::optional<Enrichment> label_noise_enrichment(const nlohmann::json& analysis);
-
-/// A finite number as JSON, null otherwise.
-nlohmann::json json_number(double v);
+std::optional<Enrichment> label_noise_enrichment(const AnalysisRecord& analysis);
 
 }  // namespace filterscope

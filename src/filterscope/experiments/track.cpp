@@ -1,4 +1,5 @@
 #include "filterscope/experiments/track.h"
+#include "filterscope/runs/layout.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,31 +21,27 @@ const ParamTable<TrackOptions>& TrackOptions::params() {
       {"well-trained", &TrackOptions::well_trained,
        "rule for the well-trained epoch: the lowest validation loss, or the best validation accuracy",
        {}, {"min-val-loss", "best-val-acc"}},
-      {"reanalyse", &TrackOptions::reanalyse,
-       "analyse again the epochs whose analysis was made with other settings (default: stop with an error)"},
   };
   return table;
 }
 
-TrackEpoch summarise_analysis(const nlohmann::json& analysis, const EpochMetrics& metrics) {
+TrackEpoch summarise_analysis(const AnalysisRecord& analysis, const EpochMetrics& metrics) {
   TrackEpoch e;
   e.metrics = metrics;
   double share_sum = 0;
   int64_t filters = 0;
-  for (const auto& layer : analysis.at("layers")) {
-    const int64_t count = layer.at("anomaly_count").get<int64_t>();
-    e.per_layer[layer.at("name").get<std::string>()] = count;
-    e.anomaly_filters += count;
-    e.unbalanced += layer.at("passing").at("unbalanced").get<int64_t>();
-    e.high_ch += layer.at("passing").at("high_ch").get<int64_t>();
-    e.active += layer.at("passing").at("active").get<int64_t>();
-    for (const auto& f : layer.at("filters")) {
-      const auto& share = f.at("scores").at("small_share");
-      share_sum += share.is_null() ? 0.0 : share.get<double>();
+  for (const auto& layer : analysis.layers) {
+    e.per_layer[layer.name] = layer.anomaly_count;
+    e.anomaly_filters += layer.anomaly_count;
+    e.unbalanced += layer.unbalanced;
+    e.high_ch += layer.high_ch;
+    e.active += layer.active;
+    for (const auto& f : layer.filters) {
+      share_sum += std::isfinite(f.small_share) ? f.small_share : 0.0;
       ++filters;
     }
   }
-  e.outlier_samples = analysis.at("summary").at("outlier_samples").get<int64_t>();
+  e.outlier_samples = static_cast<int64_t>(analysis.outliers.size());
   e.mean_small_share = filters > 0 ? share_sum / static_cast<double>(filters) : 0.0;
   e.enrichment = label_noise_enrichment(analysis);
   return e;
@@ -58,11 +55,11 @@ std::vector<int64_t> tracked_epochs(const std::vector<int64_t>& checkpoints, int
   return epochs;
 }
 
-nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_options, const AnalyzeOptions& analyze,
-                         const TrackOptions& options, const c10::Device& device,
+TrackRecord track_run(const fs::path& run_dir, const ProbeSetOptions& probe_options, const AnalyzeOptions& analyze,
+                         const TrackOptions& options, const ReuseOptions& reuse, const c10::Device& device,
                          const std::function<void(const std::string&)>& log) {
   validate_params(options, TrackOptions::params());
-  RunAnalyses analyses(run_dir, probe_options, analyze, device, options.reanalyse);
+  RunAnalyses analyses(run_dir, probe_options, analyze, device, reuse.reanalyse);
   const std::vector<int64_t> epochs = tracked_epochs(analyses.checkpoints(), options.every);
   // Existing analyses are checked before any work, so that a mismatch stops at once.
   for (int64_t epoch : epochs) analyses.reusable(epoch);
@@ -70,7 +67,7 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
   std::vector<TrackEpoch> rows;
   for (int64_t epoch : epochs) {
     bool reused = false;
-    const nlohmann::json analysis = analyses.analysis(epoch, &reused);
+    const AnalysisRecord analysis = analyses.analysis(epoch, &reused);
     TrackEpoch row = summarise_analysis(analysis, analyses.metrics(epoch));
     row.reused = reused;
     std::ostringstream line;
@@ -102,14 +99,39 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
       {"outlier_samples", [](const TrackEpoch& r) { return static_cast<double>(r.outlier_samples); }},
       {"mean_small_share", [](const TrackEpoch& r) { return r.mean_small_share; }},
   };
-  nlohmann::json correlations = nlohmann::json::object();
+  TrackRecord track;
   for (const auto& [name, get] : scores) {
     std::vector<double> v;
     for (const auto& r : rows) v.push_back(get(r));
-    correlations[name] = {{"val_loss", json_number(spearman(v, val_loss))}, {"generalisation_gap", json_number(spearman(v, gap))}};
+    track.spearman[name] = {spearman(v, val_loss), spearman(v, gap)};
   }
+  auto record_row = [](const TrackEpoch& r) {
+    TrackEpochRecord row;
+    row.epoch = r.metrics.epoch;
+    row.train_loss = r.metrics.train_loss;
+    row.train_acc = r.metrics.train_acc;
+    row.val_loss = r.metrics.val_loss;
+    row.val_acc = r.metrics.val_acc;
+    row.anomaly_filters = r.anomaly_filters;
+    row.unbalanced_filters = r.unbalanced;
+    row.high_ch_filters = r.high_ch;
+    row.active_filters = r.active;
+    row.outlier_samples = r.outlier_samples;
+    row.mean_small_share = r.mean_small_share;
+    row.enrichment = r.enrichment;
+    row.per_layer = r.per_layer;
+    return row;
+  };
+  for (const auto& r : rows) track.epochs.push_back(record_row(r));
+  track.run_dir = run_dir.string();
+  track.request = request;
+  track.well_trained_rule = options.well_trained == "min-val-loss" ? "the analysed epoch with the lowest validation loss"
+                                                                   : "the analysed epoch with the best validation accuracy";
+  track.overfit_rule = "the last analysed epoch";
+  track.well_trained = record_row(rows[well]);
+  track.overfit = record_row(rows[overfit]);
+  track.val_acc_dropped = rows[overfit].metrics.val_acc < rows[well].metrics.val_acc;
 
-  nlohmann::json epochs_json = nlohmann::json::array();
   std::ostringstream csv;
   std::vector<std::string> layer_names;
   for (const auto& [name, count] : rows.front().per_layer) layer_names.push_back(name);
@@ -118,23 +140,10 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
   for (const auto& name : layer_names) csv << ",anomaly:" << name;
   csv << '\n';
   csv.precision(10);
-  for (const auto& r : rows) {
-    epochs_json.push_back({{"epoch", r.metrics.epoch},
-                           {"train_loss", r.metrics.train_loss},
-                           {"train_acc", r.metrics.train_acc},
-                           {"val_loss", r.metrics.val_loss},
-                           {"val_acc", r.metrics.val_acc},
-                           {"anomaly_filters", r.anomaly_filters},
-                           {"unbalanced_filters", r.unbalanced},
-                           {"high_ch_filters", r.high_ch},
-                           {"active_filters", r.active},
-                           {"outlier_samples", r.outlier_samples},
-                           {"mean_small_share", r.mean_small_share},
-                           {"enrichment", r.enrichment ? r.enrichment->to_json() : nlohmann::json(nullptr)},
-                           {"per_layer", r.per_layer}});
-    csv << r.metrics.epoch << ',' << r.metrics.train_loss << ',' << r.metrics.train_acc << ',' << r.metrics.val_loss
-        << ',' << r.metrics.val_acc << ',' << r.anomaly_filters << ',' << r.unbalanced << ',' << r.high_ch << ','
-        << r.active << ',' << r.outlier_samples << ',' << r.mean_small_share << ',';
+  for (const auto& r : track.epochs) {
+    csv << r.epoch << ',' << r.train_loss << ',' << r.train_acc << ',' << r.val_loss << ',' << r.val_acc << ','
+        << r.anomaly_filters << ',' << r.unbalanced_filters << ',' << r.high_ch_filters << ',' << r.active_filters
+        << ',' << r.outlier_samples << ',' << r.mean_small_share << ',';
     if (r.enrichment && std::isfinite(r.enrichment->ratio)) csv << r.enrichment->ratio;
     for (const auto& name : layer_names) {
       auto it = r.per_layer.find(name);
@@ -142,30 +151,8 @@ nlohmann::json track_run(const fs::path& run_dir, const ProbeSetOptions& probe_o
     }
     csv << '\n';
   }
-  auto epoch_json = [&](size_t i) {
-    return nlohmann::json{{"epoch", rows[i].metrics.epoch},   {"val_loss", rows[i].metrics.val_loss},
-                          {"val_acc", rows[i].metrics.val_acc}, {"train_acc", rows[i].metrics.train_acc},
-                          {"anomaly_filters", rows[i].anomaly_filters},
-                          {"outlier_samples", rows[i].outlier_samples},
-                          {"mean_small_share", rows[i].mean_small_share},
-                          {"enrichment", rows[i].enrichment ? rows[i].enrichment->to_json() : nlohmann::json(nullptr)},
-                          {"per_layer", rows[i].per_layer}};
-  };
-  const nlohmann::json track = {
-      {"format", "filterscope-track-1"},
-      {"run_dir", run_dir.string()},
-      {"request", request},
-      {"rules",
-       {{"well_trained", options.well_trained == "min-val-loss" ? "the analysed epoch with the lowest validation loss"
-                                                                : "the analysed epoch with the best validation accuracy"},
-        {"overfit", "the last analysed epoch"}}},
-      {"well_trained", epoch_json(well)},
-      {"overfit", epoch_json(overfit)},
-      {"val_acc_dropped", rows[overfit].metrics.val_acc < rows[well].metrics.val_acc},
-      {"spearman", correlations},
-      {"epochs", epochs_json}};
-  write_file_atomic(run_dir / "track.csv", csv.str());
-  write_file_atomic(run_dir / "track.json", track.dump(1) + "\n");
+  write_file_atomic(RunLayout(run_dir).track_csv(), csv.str());
+  write_file_atomic(RunLayout(run_dir).track_json(), track.to_json().dump(1) + "\n");
   return track;
 }
 

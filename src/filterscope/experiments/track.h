@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "filterscope/anomaly/run_analysis.h"
+#include "filterscope/runs/run_analysis.h"
 #include "filterscope/core/params.h"
 #include "filterscope/experiments/stats.h"
 
@@ -20,7 +20,6 @@ namespace filterscope {
 struct TrackOptions {
   int64_t every = 1;                          ///< analyse every k-th epoch (the last always)
   std::string well_trained = "min-val-loss";  ///< rule for the well-trained epoch: min-val-loss or best-val-acc
-  bool reanalyse = false;                     ///< redo analyses made with other settings instead of stopping
 
   static const ParamTable<TrackOptions>& params();
 };
@@ -38,15 +37,16 @@ struct TrackEpoch {
 };
 
 /// Row of an epoch from its analysis.json.
-TrackEpoch summarise_analysis(const nlohmann::json& analysis, const EpochMetrics& metrics);
+TrackEpoch summarise_analysis(const AnalysisRecord& analysis, const EpochMetrics& metrics);
 
 /// The epochs analysed: every k-th that has a checkpoint, and the last.
 std::vector<int64_t> tracked_epochs(const std::vector<int64_t>& checkpoints, int64_t every);
 
-/// Analyses (or reuses) every tracked epoch of run_dir and returns track.json's content; writes
+/// Analyses (or reuses) every tracked epoch of run_dir and returns track.json's record; writes
 /// track.json and track.csv into run_dir. `log` receives one line per epoch.
-nlohmann::json track_run(const std::filesystem::path& run_dir, const ProbeSetOptions& probe,
-                         const AnalyzeOptions& analyze, const TrackOptions& options, const c10::Device& device,
+TrackRecord track_run(const std::filesystem::path& run_dir, const ProbeSetOptions& probe,
+                         const AnalyzeOptions& analyze, const TrackOptions& options, const ReuseOptions& reuse,
+                         const c10::Device& device,
                          const std::function<void(const std::string&)>& log);
 
 }  // namespace filterscope

@@ -2,7 +2,9 @@
 // states them): supported, not supported, inconclusive, or not run / not applicable.
 #pragma once
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "filterscope/runs/study_records.h"
 
 namespace filterscope {
 
@@ -15,13 +17,14 @@ struct VerdictRules {
   double baseline_sds = 2.0;          ///< H3: margin over the random baseline, in its standard deviations
 };
 
-/// Each argument is the content of track.json, gradients.json, mask.json, or null when that
-/// experiment has not been run. Returns {"hypotheses": [...]} with id, statement, verdict, reason,
-/// rule and the numbers used.
-nlohmann::json compute_verdicts(const nlohmann::json& track, const nlohmann::json& gradients,
-                                const nlohmann::json& mask, const VerdictRules& rules = {});
+/// Each argument is the record of track.json, gradients.json, mask.json, or nullopt when that
+/// experiment has not been run. Returns one verdict per hypothesis with its statement, rule,
+/// reason and the numbers used.
+VerdictsRecord compute_verdicts(const std::optional<TrackRecord>& track,
+                                const std::optional<GradientsRecord>& gradients, const std::optional<MaskRecord>& mask,
+                                const VerdictRules& rules = {});
 
 /// Reads what the run directory has, computes the verdicts and writes RUN/verdicts.json.
-nlohmann::json run_verdicts(const std::filesystem::path& run_dir, const VerdictRules& rules = {});
+VerdictsRecord run_verdicts(const std::filesystem::path& run_dir, const VerdictRules& rules = {});
 
 }  // namespace filterscope

@@ -18,8 +18,27 @@ const char* probe_kind_name(ProbeKind kind) {
     case ProbeKind::Conv: return "conv";
     case ProbeKind::ReLU: return "relu";
     case ProbeKind::MaxPool: return "maxpool";
+    case ProbeKind::ReLU6: return "relu6";
+    case ProbeKind::LeakyReLU: return "leaky_relu";
+    case ProbeKind::SiLU: return "silu";
+    case ProbeKind::GELU: return "gelu";
+    case ProbeKind::Hardswish: return "hardswish";
+    case ProbeKind::Hardsigmoid: return "hardsigmoid";
+    case ProbeKind::Sigmoid: return "sigmoid";
+    case ProbeKind::Tanh: return "tanh";
+    case ProbeKind::AvgPool: return "avgpool";
+    case ProbeKind::Linear: return "linear";
   }
   return "?";
+}
+
+const std::vector<std::string>& probe_kind_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (int k = 0; k <= static_cast<int>(ProbeKind::Linear); ++k) out.push_back(probe_kind_name(static_cast<ProbeKind>(k)));
+    return out;
+  }();
+  return names;
 }
 
 const std::vector<std::string>& network_names() {
@@ -123,7 +142,10 @@ NetworkImpl::NetworkImpl(std::string name, int64_t in_channels, int64_t num_clas
       p.owner_conv = owner;
       probes_.push_back(p);
     }
-    if (!avgpool_.is_empty()) x = avgpool_.forward(x);
+    if (!avgpool_.is_empty()) {
+      x = avgpool_.forward(x);
+      probes_.push_back({"avgpool", ProbeKind::AvgPool, static_cast<int64_t>(features_->size()), x.size(1), owner, 4});
+    }
   }
   const int64_t flat = x.numel();
   if (name_ == "simple-cnn") {
@@ -146,6 +168,28 @@ NetworkImpl::NetworkImpl(std::string name, int64_t in_channels, int64_t num_clas
     classifier_->push_back(nn::Linear(4096, num_classes));
   }
   register_module("classifier", classifier_);
+
+  // The classifier's linear layers and ReLUs are 2-D probe points [N, units] (dropout is not).
+  std::string owner;
+  for (size_t j = 0; j < classifier_->size(); ++j) {
+    const auto& layer = classifier_[j];
+    ProbePoint p;
+    p.name = "classifier." + std::to_string(j);
+    p.layer_index = static_cast<int64_t>(features_->size() + 1 + j);
+    p.dims = 2;
+    if (auto* linear = layer->as<nn::Linear>()) {
+      p.kind = ProbeKind::Linear;
+      p.channels = linear->options.out_features();
+      owner = p.name;
+    } else if (layer->as<nn::ReLU>()) {
+      p.kind = ProbeKind::ReLU;
+      p.channels = probes_.back().channels;
+    } else {
+      continue;
+    }
+    p.owner_conv = owner;
+    probes_.push_back(p);
+  }
 }
 
 at::Tensor NetworkImpl::run_layer(int64_t index, const at::Tensor& x) {
@@ -158,6 +202,13 @@ at::Tensor NetworkImpl::run_layer(int64_t index, const at::Tensor& x) {
   }
   if (auto* r = layer->as<nn::ReLU>()) return r->forward(x);
   return layer->as<nn::MaxPool2d>()->forward(x);
+}
+
+at::Tensor NetworkImpl::run_classifier_layer(size_t index, const at::Tensor& x) {
+  const auto& layer = classifier_[index];
+  if (auto* l = layer->as<nn::Linear>()) return l->forward(x);
+  if (auto* r = layer->as<nn::ReLU>()) return r->forward(x);
+  return layer->as<nn::Dropout>()->forward(x);
 }
 
 at::Tensor NetworkImpl::head(const at::Tensor& features_out) {
@@ -182,21 +233,36 @@ const ProbePoint& NetworkImpl::probe(const std::string& name) const {
 
 ProbeOutputs NetworkImpl::forward_probes(const at::Tensor& x, const std::vector<std::string>& probes,
                                          bool need_logits) {
-  std::vector<bool> wanted(probes_.size(), false);
+  // Layer positions: features 0..F-1, the average pool F, the classifier's layers F+1...
+  const int64_t f = static_cast<int64_t>(features_->size());
+  const int64_t layers = f + 1 + static_cast<int64_t>(classifier_->size());
+  std::vector<const ProbePoint*> wanted(static_cast<size_t>(layers), nullptr);
   int64_t last = -1;
   for (const auto& name : probes) {
     const ProbePoint& p = probe(name);
-    wanted[static_cast<size_t>(p.layer_index)] = true;
+    wanted[static_cast<size_t>(p.layer_index)] = &p;
     last = std::max(last, p.layer_index);
   }
   ProbeOutputs out;
-  const int64_t stop = need_logits ? static_cast<int64_t>(features_->size()) - 1 : last;
+  auto keep = [&](int64_t position, const at::Tensor& y) {
+    if (wanted[static_cast<size_t>(position)]) out.outputs.emplace_back(wanted[static_cast<size_t>(position)]->name, y);
+  };
+  const int64_t stop = need_logits ? layers - 1 : last;
   at::Tensor y = x;
-  for (int64_t i = 0; i <= stop; ++i) {
+  for (int64_t i = 0; i < f && i <= stop; ++i) {
     y = run_layer(i, y);
-    if (wanted[static_cast<size_t>(i)]) out.outputs.emplace_back(probes_[static_cast<size_t>(i)].name, y);
+    keep(i, y);
   }
-  if (need_logits) out.logits = head(y);
+  if (stop >= f) {
+    if (!avgpool_.is_empty()) y = avgpool_.forward(y);
+    keep(f, y);
+    y = y.flatten(1);
+    for (int64_t j = 0; f + 1 + j <= stop; ++j) {
+      y = run_classifier_layer(static_cast<size_t>(j), y);
+      keep(f + 1 + j, y);
+    }
+    if (need_logits) out.logits = y;
+  }
   return out;
 }
 

@@ -12,26 +12,38 @@
 
 namespace filterscope {
 
-enum class ProbeKind { Conv, ReLU, MaxPool };
+/// What made a probe point's output: a convolution, an elementwise activation, a pooling, or a fully
+/// connected layer. Each has a name that `--layers` selects it by (probe_kind_name).
+enum class ProbeKind { Conv, ReLU, MaxPool, ReLU6, LeakyReLU, SiLU, GELU, Hardswish, Hardsigmoid, Sigmoid, Tanh,
+                       AvgPool, Linear };
+/// "conv", "relu", "maxpool", "relu6" (also hardtanh), "leaky_relu", "silu", "gelu", "hardswish",
+/// "hardsigmoid", "sigmoid", "tanh", "avgpool" (also adaptive), "linear".
 const char* probe_kind_name(ProbeKind kind);
+/// Every kind's name, in the enum's order.
+const std::vector<std::string>& probe_kind_names();
 
-/// A layer output that the analysis can read: every convolution, ReLU and max-pool of `features`.
+/// A layer output that the analyses can read.
 struct ProbePoint {
-  std::string name;        ///< module path, e.g. "features.3"
+  std::string name;        ///< module path, e.g. "features.3", "classifier.1"
   ProbeKind kind;
-  int64_t layer_index;     ///< position in `features`
-  int64_t channels;        ///< filters (C) of the output
-  std::string owner_conv;  ///< the convolution this output's channels belong to (itself for a conv)
+  int64_t layer_index;     ///< position among the model's probe points' layers (forward order)
+  int64_t channels;        ///< filters (C) of a map, units of a 2-D output
+  std::string owner_conv;  ///< the layer with weights whose channels or units these are: the convolution
+                           ///< (itself for a conv), or for a 2-D probe the fully connected layer
+  int64_t dims = 4;        ///< 4: [N, C, H, W] maps (the GMM analysis takes these); 2: [N, units]
+
+  bool is_map() const { return dims == 4; }
 };
 
 /// Probe outputs of one forward pass, in forward order.
 struct ProbeOutputs {
   at::Tensor logits;                           ///< [N, classes]; undefined if not asked for
-  std::vector<std::pair<std::string, at::Tensor>> outputs;  ///< name -> [N, C, H, W]
+  std::vector<std::pair<std::string, at::Tensor>> outputs;  ///< name -> [N, C, H, W] or [N, units]
 };
 
-/// The networks filterscope builds: `features` (conv/ReLU/pool layers, the probe points), an
-/// optional adaptive average pool, and a `classifier` after flattening. Parameter names follow
+/// The networks filterscope builds: `features` (conv/ReLU/pool layers, probe points with maps), an
+/// optional adaptive average pool (`avgpool`, a probe point too), and a `classifier` after
+/// flattening whose linear layers and ReLUs are 2-D probe points. Parameter names follow
 /// torchvision's ("features.0.weight"), so exports from PyTorch line up.
 class NetworkImpl : public torch::nn::Module {
  public:
@@ -43,7 +55,8 @@ class NetworkImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   /// Runs forward and keeps the outputs of the named probe points. Stops after the last wanted
-  /// probe when logits are not needed. Throws Error for an unknown probe name.
+  /// probe when logits are not needed. Throws Error for an unknown probe name. Autograd records
+  /// the pass unless the caller holds a NoGradGuard.
   ProbeOutputs forward_probes(const at::Tensor& x, const std::vector<std::string>& probes,
                               bool need_logits = false);
 
@@ -62,6 +75,7 @@ class NetworkImpl : public torch::nn::Module {
 
  private:
   at::Tensor run_layer(int64_t index, const at::Tensor& x);
+  at::Tensor run_classifier_layer(size_t index, const at::Tensor& x);
   at::Tensor head(const at::Tensor& features_out);
 
   std::string name_;

@@ -50,30 +50,78 @@ TorchScriptInfo read_torchscript_info(const fs::path& path) {
 
 namespace {
 
-bool classify(const jit::Node* node, ProbeKind* kind, std::string* op) {
-  const std::string k = node->kind().toQualString();
-  if (k == "aten::conv2d" || k == "aten::_convolution" || k == "aten::convolution") {
-    *kind = ProbeKind::Conv;
-    *op = "conv2d";
-  } else if (k == "aten::relu" || k == "aten::relu_") {
-    *kind = ProbeKind::ReLU;
-    *op = "relu";
-  } else if (k == "aten::max_pool2d" || k == "aten::max_pool2d_with_indices") {
-    *kind = ProbeKind::MaxPool;
-    *op = "max_pool2d";
-  } else {
-    return false;
-  }
-  return true;
+// The ATen ops that make probe points: the kind and the name a functional call gets ("relu@2").
+struct ProbeOp {
+  const char* op;
+  ProbeKind kind;
+  const char* name;
+};
+const std::vector<ProbeOp>& probe_ops() {
+  static const std::vector<ProbeOp> ops = {
+      {"aten::conv2d", ProbeKind::Conv, "conv2d"},
+      {"aten::_convolution", ProbeKind::Conv, "conv2d"},
+      {"aten::convolution", ProbeKind::Conv, "conv2d"},
+      {"aten::relu", ProbeKind::ReLU, "relu"},
+      {"aten::relu_", ProbeKind::ReLU, "relu"},
+      {"aten::max_pool2d", ProbeKind::MaxPool, "max_pool2d"},
+      {"aten::max_pool2d_with_indices", ProbeKind::MaxPool, "max_pool2d"},
+      {"aten::adaptive_max_pool2d", ProbeKind::MaxPool, "adaptive_max_pool2d"},
+      {"aten::relu6", ProbeKind::ReLU6, "relu6"},
+      {"aten::relu6_", ProbeKind::ReLU6, "relu6"},
+      {"aten::hardtanh", ProbeKind::ReLU6, "hardtanh"},
+      {"aten::hardtanh_", ProbeKind::ReLU6, "hardtanh"},
+      {"aten::leaky_relu", ProbeKind::LeakyReLU, "leaky_relu"},
+      {"aten::leaky_relu_", ProbeKind::LeakyReLU, "leaky_relu"},
+      {"aten::silu", ProbeKind::SiLU, "silu"},
+      {"aten::silu_", ProbeKind::SiLU, "silu"},
+      {"aten::gelu", ProbeKind::GELU, "gelu"},
+      {"aten::gelu_", ProbeKind::GELU, "gelu"},
+      {"aten::hardswish", ProbeKind::Hardswish, "hardswish"},
+      {"aten::hardswish_", ProbeKind::Hardswish, "hardswish"},
+      {"aten::hardsigmoid", ProbeKind::Hardsigmoid, "hardsigmoid"},
+      {"aten::hardsigmoid_", ProbeKind::Hardsigmoid, "hardsigmoid"},
+      {"aten::sigmoid", ProbeKind::Sigmoid, "sigmoid"},
+      {"aten::sigmoid_", ProbeKind::Sigmoid, "sigmoid"},
+      {"aten::tanh", ProbeKind::Tanh, "tanh"},
+      {"aten::tanh_", ProbeKind::Tanh, "tanh"},
+      {"aten::avg_pool2d", ProbeKind::AvgPool, "avg_pool2d"},
+      {"aten::adaptive_avg_pool2d", ProbeKind::AvgPool, "adaptive_avg_pool2d"},
+      {"aten::linear", ProbeKind::Linear, "linear"},
+  };
+  return ops;
 }
 
-const char* module_class_for(ProbeKind kind) {
-  switch (kind) {
-    case ProbeKind::Conv: return "Conv2d";
-    case ProbeKind::ReLU: return "ReLU";
-    case ProbeKind::MaxPool: return "MaxPool2d";
+bool classify(const jit::Node* node, ProbeKind* kind, std::string* op) {
+  const std::string k = node->kind().toQualString();
+  for (const auto& entry : probe_ops()) {
+    if (k == entry.op) {
+      *kind = entry.kind;
+      *op = entry.name;
+      return true;
+    }
   }
-  return "";
+  return false;
+}
+
+// Whether a PyTorch module of class `cls` makes outputs of this kind (then the probe is named by the
+// module's path alone: "features.0.2", not "features.0.2.hardtanh").
+bool module_makes(const std::string& cls, ProbeKind kind) {
+  switch (kind) {
+    case ProbeKind::Conv: return cls == "Conv2d";
+    case ProbeKind::ReLU: return cls == "ReLU";
+    case ProbeKind::MaxPool: return cls == "MaxPool2d" || cls == "AdaptiveMaxPool2d";
+    case ProbeKind::ReLU6: return cls == "ReLU6" || cls == "Hardtanh";
+    case ProbeKind::LeakyReLU: return cls == "LeakyReLU";
+    case ProbeKind::SiLU: return cls == "SiLU";
+    case ProbeKind::GELU: return cls == "GELU";
+    case ProbeKind::Hardswish: return cls == "Hardswish";
+    case ProbeKind::Hardsigmoid: return cls == "Hardsigmoid";
+    case ProbeKind::Sigmoid: return cls == "Sigmoid";
+    case ProbeKind::Tanh: return cls == "Tanh";
+    case ProbeKind::AvgPool: return cls == "AvgPool2d" || cls == "AdaptiveAvgPool2d";
+    case ProbeKind::Linear: return cls == "Linear";
+  }
+  return false;
 }
 
 // The module path of an inlined node from its call stack ("layer1.0.conv1"), and the class of the
@@ -153,13 +201,26 @@ class TorchScriptModel : public ProbedModel {
 
   const std::vector<ProbePoint>& probe_points() const override { return probes_; }
 
-  ProbeOutputs forward_probes(const at::Tensor& x, const std::vector<std::string>& names,
-                              bool need_logits) override {
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const override {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& p : module_.named_parameters(/*recurse=*/true)) out.emplace_back(p.name, p.value);
+    return out;
+  }
+
+  void set_channel_mask(const std::string& conv, const at::Tensor& mask) override {
+    const at::Tensor m = checked_mask(conv, mask);
+    masks_[index_of(conv)] = m.to(device_);
+  }
+  void clear_channel_masks() override { masks_.clear(); }
+
+ protected:
+  ProbeOutputs run_probes(const at::Tensor& x, const std::vector<std::string>& names, bool need_logits,
+                          bool with_grad) override {
     std::vector<size_t> ids;
     for (const auto& name : names) ids.push_back(index_of(name));
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    const std::vector<c10::IValue> values = run(x, ids, need_logits);
+    const std::vector<c10::IValue> values = run(x, ids, need_logits, with_grad);
     ProbeOutputs out;
     size_t next = 0;
     if (need_logits) {
@@ -168,35 +229,43 @@ class TorchScriptModel : public ProbedModel {
     }
     for (size_t id : ids) {
       const c10::IValue& v = values[next++];
-      FS_CHECK(v.isTensor() && v.toTensor().dim() == 4, file_name_, ": probe ", probes_[id].name,
-               " did not produce an [N, C, H, W] tensor");
+      FS_CHECK(v.isTensor() && v.toTensor().dim() == probes_[id].dims, file_name_, ": probe ", probes_[id].name,
+               " did not produce an ", probes_[id].dims == 4 ? "[N, C, H, W]" : "[N, units]", " tensor");
       out.outputs.emplace_back(probes_[id].name, v.toTensor());
     }
     return out;
   }
 
+ public:
   std::vector<int64_t> input_shape() const override { return input_shape_; }
   c10::Device device() const override { return device_; }
   void to(const c10::Device& device) override {
     module_.to(device);
+    for (auto& [id, mask] : masks_) mask = mask.to(device);
     device_ = device;
   }
+  const jit::Module& module() const { return module_; }
   std::string description() const override { return file_name_ + " (TorchScript)"; }
 
-  // Channels of every probe, from one forward pass on a zero image. ReLUs and poolings whose output
-  // is not [N, C, H, W] (those of a classifier head) are not probe points.
+  // Channels of every probe, from one forward pass on a zero image. Outputs that are neither maps
+  // [N, C, H, W] nor [N, units] (a linear layer over a sequence, say) are not probe points.
   void measure_channels() {
     std::vector<size_t> all(probes_.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     std::vector<int64_t> shape = {1};
     shape.insert(shape.end(), input_shape_.begin(), input_shape_.end());
     // With the output: a head that does not fit the input shape fails here, not mid-analysis.
-    const auto values = run(at::zeros(shape, at::TensorOptions().device(device_)), all, true);
+    const auto values = run(at::zeros(shape, at::TensorOptions().device(device_)), all, true, false);
     std::vector<ProbePoint> kept;
     std::vector<size_t> kept_positions;
     for (size_t i = 0; i < probes_.size(); ++i) {
       const c10::IValue& v = values[i + 1];
-      if (!v.isTensor() || v.toTensor().dim() != 4) continue;
+      if (!v.isTensor()) continue;
+      const int64_t dims = v.toTensor().dim();
+      const bool map = dims == 4 && probes_[i].kind != ProbeKind::Linear;
+      const bool units = dims == 2 && v.toTensor().size(0) == 1 && probes_[i].kind != ProbeKind::Conv;
+      if (!map && !units) continue;
+      probes_[i].dims = dims;
       probes_[i].channels = v.toTensor().size(1);
       probes_[i].layer_index = static_cast<int64_t>(kept.size());
       kept.push_back(probes_[i]);
@@ -208,13 +277,14 @@ class TorchScriptModel : public ProbedModel {
   }
 
  private:
-  std::vector<c10::IValue> run(const at::Tensor& x, const std::vector<size_t>& ids, bool logits) {
+  std::vector<c10::IValue> run(const at::Tensor& x, const std::vector<size_t>& ids, bool logits, bool with_grad) {
     const auto& fn = function_for(ids, logits);
-    torch::NoGradGuard no_grad;
+    at::AutoGradMode grad_mode(with_grad);
     // Plain interpretation: the profiling executor's rewrites would make the numbers depend on
     // how many batches ran before.
     jit::GraphOptimizerEnabledGuard no_optimizer(false);
     std::vector<c10::IValue> stack{module_._ivalue(), x};
+    for (const auto& [id, mask] : masks_) stack.emplace_back(mask);  // the graph's mask inputs, in id order
     fn->run(stack);
     return stack.back().toTupleRef().elements().vec();
   }
@@ -235,7 +305,7 @@ class TorchScriptModel : public ProbedModel {
       std::string op;
       if (classify(node, &kind, &op)) {
         auto [path, cls] = module_path(node);
-        std::string name = cls == module_class_for(kind) ? path : (path.empty() ? op : path + "." + op);
+        std::string name = module_makes(cls, kind) ? path : (path.empty() ? op : path + "." + op);
         const int count = ++seen[name];
         if (count > 1) name += "@" + std::to_string(count);
         ProbePoint p;
@@ -243,12 +313,12 @@ class TorchScriptModel : public ProbedModel {
         p.kind = kind;
         p.layer_index = static_cast<int64_t>(probes_.size());
         p.channels = 0;
-        if (kind == ProbeKind::Conv) {
+        if (kind == ProbeKind::Conv || kind == ProbeKind::Linear) {
           p.owner_conv = name;
           conv_of_node[node] = probes_.size();
         } else {
-          // The convolution whose channels these are: up the first input through channel-wise
-          // layers (batch norm, ReLU, pooling, the main branch of a residual add).
+          // The convolution (or linear layer) whose channels these are: up the first input through
+          // channel-wise layers (batch norm, activations, pooling, the main branch of a residual add).
           const jit::Node* up = node;
           while (!up->inputs().empty() && up->kind() != c10::prim::Param) {
             up = up->inputs()[0]->node();
@@ -267,20 +337,35 @@ class TorchScriptModel : public ProbedModel {
     }
   }
 
+  // The graph that returns the wanted probes (and the logits), with a multiplier input per masked
+  // convolution: a mask scales the convolution's output before anything reads it.
   const std::shared_ptr<jit::GraphFunction>& function_for(const std::vector<size_t>& ids, bool logits) {
     std::string key = logits ? "L" : "-";
     for (size_t id : ids) key += "," + std::to_string(id);
+    key += "|";
+    for (const auto& [id, mask] : masks_) key += std::to_string(id) + ",";
     auto& slot = functions_[key];
     if (slot) return slot;
     std::shared_ptr<jit::Graph> g = graph_->copy();
     const std::vector<jit::Node*> nodes(g->nodes().begin(), g->nodes().end());
+    std::map<size_t, jit::Value*> value_of;  // probe id -> the value its probe reads (masked if masked)
+    for (const auto& [id, mask] : masks_) {
+      jit::Value* multiplier = g->addInput("mask" + std::to_string(id))->setType(c10::TensorType::get());
+      jit::Node* node = nodes[positions_[id]];
+      jit::Value* out = node->outputs()[0];
+      jit::WithInsertPoint here(node->next());
+      jit::Value* masked = g->insert(c10::aten::mul, {out, multiplier});
+      out->replaceAllUsesAfterNodeWith(masked->node(), masked);
+      value_of[id] = masked;
+    }
     std::vector<jit::Value*> outputs;
     if (logits) outputs.push_back(g->outputs()[0]);
     for (size_t id : ids) {
       jit::Node* node = nodes[positions_[id]];
+      jit::Value* value = value_of.count(id) ? value_of[id] : node->outputs()[0];
       // A copy, taken right away: an in-place op further on (ReLU(inplace=True)) would change it.
-      jit::WithInsertPoint here(node->next());
-      outputs.push_back(g->insert(c10::aten::clone, {node->outputs()[0]}));
+      jit::WithInsertPoint here(value->node()->next());
+      outputs.push_back(g->insert(c10::aten::clone, {value}));
     }
     while (!g->outputs().empty()) g->eraseOutput(0);
     {
@@ -300,6 +385,7 @@ class TorchScriptModel : public ProbedModel {
   std::vector<ProbePoint> probes_;
   std::vector<size_t> positions_;  // of each probe's node among the graph's top-level nodes
   std::map<std::string, std::shared_ptr<jit::GraphFunction>> functions_;
+  std::map<size_t, at::Tensor> masks_;  // probe id of a convolution -> [1, C, 1, 1] multiplier
 };
 
 // The input channels the model's first convolution takes, for the error on a wrong shape.
@@ -313,6 +399,18 @@ std::string first_conv_hint(const jit::Module& module) {
 }
 
 }  // namespace
+
+void save_torchscript_model(const ProbedModel& model, const fs::path& path) {
+  const auto* ts = dynamic_cast<const TorchScriptModel*>(&model);
+  FS_CHECK(ts != nullptr, model.description(), " is not a TorchScript model");
+  const fs::path tmp = path.string() + ".tmp";
+  try {
+    ts->module().save(tmp.string());
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(path.string(), ": cannot write the TorchScript model (", describe_exception(e), ")"));
+  }
+  fs::rename(tmp, path);
+}
 
 std::unique_ptr<ProbedModel> load_torchscript_model(const fs::path& path, const std::vector<int64_t>& input_shape,
                                                     const c10::Device& device) {

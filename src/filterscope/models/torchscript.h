@@ -1,6 +1,8 @@
 // Models exported from PyTorch (torch.jit.script or torch.jit.trace), analysed without Python and
 // without hooks in the user's code: the forward graph is frozen and inlined, and every
-// convolution, ReLU and max-pool node in it becomes a probe point named by the module path
+// convolution, elementwise activation (ReLU, ReLU6/hardtanh, LeakyReLU, SiLU, GELU, Hardswish,
+// Hardsigmoid, sigmoid, tanh), pooling and linear node in it becomes a probe point (maps
+// [N, C, H, W], or [N, units] after flattening) named by the module path
 // PyTorch users know ("features.0", "layer1.0.conv1"). A module called twice gets "@2" on its
 // second output ("layer1.0.relu@2"); a functional call (F.relu in a forward) is named by the
 // module whose forward makes it and the op ("relu", "layer1.0.max_pool2d"). A probe set is read by
@@ -33,6 +35,10 @@ bool is_torchscript_archive(const std::filesystem::path& path);
 std::unique_ptr<ProbedModel> load_torchscript_model(const std::filesystem::path& path,
                                                     const std::vector<int64_t>& input_shape,
                                                     const c10::Device& device);
+
+/// Writes a TorchScript model (its current weights) to `path` through a temp file and a rename.
+/// Throws Error when `model` is not a TorchScript model.
+void save_torchscript_model(const ProbedModel& model, const std::filesystem::path& path);
 
 /// Reads only the extra file "filterscope.json" of a TorchScript archive.
 TorchScriptInfo read_torchscript_info(const std::filesystem::path& path);

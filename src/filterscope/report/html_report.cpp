@@ -1,4 +1,5 @@
 #include "filterscope/report/html_report.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -14,8 +15,8 @@
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/run_analyses.h"
 #include "filterscope/experiments/verdicts.h"
-#include "filterscope/report/analysis_files.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/runs/analysis_files.h"
+#include "filterscope/io/npy.h"
 #include "filterscope/train/checkpoint.h"
 
 namespace filterscope {
@@ -43,37 +44,39 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-// The epoch whose analysis the page shows: track's overfit epoch, else the last one analysed.
-int64_t shown_epoch(const fs::path& run_dir, const nlohmann::json& track) {
-  if (!track.is_null()) return track.at("overfit").at("epoch").get<int64_t>();
-  int64_t last = 0;
-  if (fs::is_directory(run_dir / "analysis"))
-    for (const auto& entry : fs::directory_iterator(run_dir / "analysis")) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind("epoch-", 0) == 0 && fs::exists(entry.path() / "analysis.json"))
-        last = std::max<int64_t>(last, std::atoll(name.c_str() + 6));
-    }
-  return last;
+// Options an analysis was made with, read back from its record.
+void recorded_options(const AnalysisRecord& analysis, const fs::path& file, AnalyzeOptions& analyze,
+                      ProbeSetOptions& probe) {
+  const auto& s = analysis.settings;
+  try {
+    analyze.layers = s.at("layers").get<std::string>();
+    params_from_json(analyze.anomaly, s.at("anomaly"), AnomalyOptions::params(), file.string());
+    params_from_json(analyze.gmm, s.at("gmm"), GmmOptions::params(), file.string());
+    params_from_json(analyze.pca, s.at("pca"), PcaOptions::params(), file.string());
+    params_from_json(analyze.capture, s.at("capture"), CaptureOptions::params(), file.string());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(detail::concat(file.string(), ": settings incomplete (", e.what(), ")"));
+  }
+  probe.split = analysis.probe_set.split;
+  probe.size = analysis.probe_set.size;
+  probe.seed = analysis.probe_set.seed;
 }
 
-// Options an analysis was made with, read back from its analysis.json.
-void recorded_options(const nlohmann::json& analysis, const fs::path& file, AnalyzeOptions& analyze,
-                      ProbeSetOptions& probe) {
-  const nlohmann::json request = recorded_request(analysis);
-  const auto& s = request.at("settings");
-  analyze.layers = s.at("layers").get<std::string>();
-  params_from_json(analyze.anomaly, s.at("anomaly"), AnomalyOptions::params(), file.string());
-  params_from_json(analyze.gmm, s.at("gmm"), GmmOptions::params(), file.string());
-  params_from_json(analyze.pca, s.at("pca"), PcaOptions::params(), file.string());
-  params_from_json(analyze.capture, s.at("capture"), CaptureOptions::params(), file.string());
-  const auto& p = request.at("probe_set");
-  probe.split = p.at("split").get<std::string>();
-  probe.size = p.at("size").get<int64_t>();
-  probe.seed = p.at("seed").get<int64_t>();
+fs::path points_file(const fs::path& dir, const std::string& layer) {
+  return dir / RunLayout::kProjectionsDir / (file_stem(layer) + ".points.npy");
+}
+fs::path labels_file(const fs::path& dir, const std::string& layer) {
+  return dir / RunLayout::kProjectionsDir / (file_stem(layer) + ".labels.npy");
+}
+
+bool has_projections(const fs::path& dir, const AnalysisRecord& analysis) {
+  for (const auto& layer : analysis.layers)
+    if (!fs::exists(points_file(dir, layer.name)) || !fs::exists(labels_file(dir, layer.name))) return false;
+  return true;
 }
 
 // A filter's projection, quantised to 0..999 on each axis (the page only draws it).
-nlohmann::json scatter_json(const std::string& layer, const nlohmann::json& filter, int64_t lambda,
+nlohmann::json scatter_json(const std::string& layer, const FilterRecord& filter, int64_t lambda,
                             const at::Tensor& points, const at::Tensor& labels) {
   const at::Tensor p = points.to(at::kDouble);
   const at::Tensor lo = std::get<0>(p.min(0)), hi = std::get<0>(p.max(0));
@@ -83,32 +86,65 @@ nlohmann::json scatter_json(const std::string& layer, const nlohmann::json& filt
   const at::Tensor l = labels.to(at::kLong).contiguous();
   std::vector<int64_t> ids(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
   std::vector<int64_t> small;
-  const auto& sizes = filter.at("cluster_sizes");
+  const auto& sizes = filter.cluster_sizes;
   for (size_t k = 0; k < sizes.size(); ++k) {
-    const int64_t n = sizes[k].get<int64_t>();
+    const int64_t n = sizes[k];
     if (n >= 1 && n <= lambda) small.push_back(static_cast<int64_t>(k));
   }
-  return {{"layer", layer},       {"filter", filter.at("filter")}, {"anomaly", filter.at("anomaly")},
-          {"k", filter.at("k")},  {"ch", filter.at("ch")},         {"sizes", sizes},
+  return {{"layer", layer},
+          {"filter", filter.filter},
+          {"anomaly", filter.anomaly},
+          {"k", filter.k ? nlohmann::json(*filter.k) : nlohmann::json(nullptr)},
+          {"ch", json_number(filter.ch)},
+          {"sizes", sizes},
           {"small", small},       {"xy", xy},                      {"labels", ids},
           {"range", {{"x", {lo[0].item<double>(), hi[0].item<double>()}}, {"y", {lo[1].item<double>(), hi[1].item<double>()}}}}};
 }
 
 }  // namespace
 
-nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options, const c10::Device& device,
-                           const std::function<void(const std::string&)>& log) {
+int64_t report_epoch(const fs::path& run_dir) {
+  const RunLayout layout(run_dir);
+  if (fs::exists(layout.track_json())) return study_epochs(run_dir, 0, 0).overfit;
+  const std::vector<int64_t> analysed = layout.analysed_epochs();
+  return analysed.empty() ? 0 : analysed.back();
+}
+
+bool make_missing_projections(const fs::path& run_dir, const c10::Device& device,
+                              const std::function<void(const std::string&)>& log) {
+  const int64_t epoch = report_epoch(run_dir);
+  if (epoch == 0) return false;
+  const fs::path dir = RunLayout(run_dir).analysis_dir(epoch);
+  const fs::path file = dir / RunLayout::kAnalysisJson;
+  if (!fs::exists(file)) return false;
+  const AnalysisRecord analysis = read_analysis_record(file);
+  if (has_projections(dir, analysis)) return false;
+  // Same settings, same seed: the same analysis, now with its points.
+  log("epoch " + std::to_string(epoch) + ": making the 2-D projections for the scatter plots");
+  AnalyzeOptions analyze;
+  ProbeSetOptions probe_options;
+  recorded_options(analysis, file, analyze, probe_options);
+  analyze.progress = false;
+  analyze.keep_points = true;
+  RunAnalyses analyses(run_dir, probe_options, analyze, device, false);
+  ModelSource opened = analyses.open_checkpoint(epoch);
+  analyze_and_write(*opened.model, analyses.run(), analyses.probe(), probe_options, analyze, opened.record, dir);
+  return true;
+}
+
+nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options) {
   validate_params(options, ReportOptions::params());
   FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
-  FS_CHECK(fs::exists(run_dir / "run.json"), run_dir.string(), ": not a run directory (no run.json)");
-  const nlohmann::json run_json = read_json_file(run_dir / "run.json");
+  FS_CHECK(fs::exists(RunLayout(run_dir).run_json()), run_dir.string(), ": not a run directory (no run.json)");
+  const nlohmann::json run_json = read_json_file(RunLayout(run_dir).run_json());
   FS_CHECK(run_json.contains("network") && run_json.contains("dataset") && run_json.contains("label_noise"),
-           (run_dir / "run.json").string(), ": no network/dataset/label_noise entries (written by another version?)");
+           (RunLayout(run_dir).run_json()).string(), ": no network/dataset/label_noise entries (written by another version?)");
   const RunSettings settings = read_run_settings(run_dir);
   const auto metrics = read_metrics(run_dir);
-  const nlohmann::json track = read_json_file_if_exists(run_dir / "track.json");
-  const nlohmann::json gradients = read_json_file_if_exists(run_dir / "gradients.json");
-  const nlohmann::json mask = read_json_file_if_exists(run_dir / "mask.json");
+  const RunLayout layout(run_dir);
+  const std::optional<TrackRecord> track = read_track_record(layout.track_json());
+  const std::optional<GradientsRecord> gradients = read_gradients_record(layout.gradients_json());
+  const std::optional<MaskRecord> mask = read_mask_record(layout.mask_json());
 
   nlohmann::json data;
   std::vector<std::string> missing;
@@ -148,77 +184,65 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   data["metrics"] = curves;
   if (metrics.empty()) missing.push_back("training metrics: metrics.csv is empty (train the run first)");
 
-  if (track.is_null()) {
+  if (!track) {
     missing.push_back("anomaly filters per epoch: no track.json (run `filterscope track " + run_dir.string() + "`)");
   } else {
-    data["track"] = track;
+    data["track"] = track->to_json();
     double analysis_seconds = 0;
-    for (const auto& e : track.at("epochs")) {
-      const fs::path file = analysis_dir(run_dir, e.at("epoch").get<int64_t>()) / "analysis.json";
+    for (const auto& e : track->epochs) {
+      const fs::path file = layout.analysis_json(e.epoch);
       if (!fs::exists(file)) continue;
-      const auto summary = read_json_file(file).at("summary");
-      analysis_seconds += summary.at("capture_seconds").get<double>() + summary.at("cluster_seconds").get<double>();
+      const AnalysisRecord a = read_analysis_record(file);
+      analysis_seconds += a.capture_seconds + a.cluster_seconds;
     }
     data["run"]["analysis_seconds"] = analysis_seconds;
   }
 
-  const int64_t epoch = shown_epoch(run_dir, track);
-  if (epoch > 0) {
-    const fs::path dir = analysis_dir(run_dir, epoch);
-    const fs::path file = dir / "analysis.json";
-    nlohmann::json analysis = read_json_file(file);
+  const int64_t epoch = report_epoch(run_dir);
+  const fs::path dir = RunLayout(run_dir).analysis_dir(epoch);
+  if (epoch > 0 && fs::exists(dir / RunLayout::kAnalysisJson)) {
+    const fs::path file = dir / RunLayout::kAnalysisJson;
+    const AnalysisRecord analysis = read_analysis_record(file);
     AnalyzeOptions analyze;
     ProbeSetOptions probe_options;
     recorded_options(analysis, file, analyze, probe_options);
-    analyze.progress = false;
-    RunAnalyses analyses(run_dir, probe_options, analyze, device, false);
-    // The scatter plots need the projections; an analysis made without --save-projections is made
-    // again with them (same settings, same seed: the same analysis, now with its points).
-    bool have_points = true;
-    for (const auto& layer : analysis.at("layers"))
-      have_points = have_points && fs::exists(dir / "projections" / (file_stem(layer.at("name")) + ".points.npy"));
-    if (!have_points) {
-      log("epoch " + std::to_string(epoch) + ": making the 2-D projections for the scatter plots");
-      AnalyzeOptions with_points = analyze;
-      with_points.keep_points = true;
-      CheckpointModel opened = open_checkpoint_model(run_dir, checkpoint_path(run_dir, epoch), settings, device);
-      analysis = analyze_and_write(*opened.model, analyses.run(), analyses.probe(), probe_options, with_points,
-                                   opened.model_json, dir);
-    }
-
+    const bool have_points = has_projections(dir, analysis);
+    if (!have_points)
+      missing.push_back("scatter plots: epoch " + std::to_string(epoch) +
+                        "'s analysis has no projections (`filterscope report` makes them; or analyze with "
+                        "--save-projections)");
     nlohmann::json layers = nlohmann::json::array();
-    std::vector<std::tuple<int64_t, std::string, nlohmann::json, int64_t>> anomaly_filters;  // flags, layer, filter, lambda
+    std::vector<std::tuple<int64_t, std::string, const FilterRecord*, int64_t>> anomaly_filters;  // flags, layer, filter, lambda
     nlohmann::json scatters = nlohmann::json::array();
     std::map<std::string, std::pair<at::Tensor, at::Tensor>> projections;  // layer -> points, labels
-    for (const auto& layer : analysis.at("layers")) {
-      const std::string name = layer.at("name");
+    for (const auto& layer : analysis.layers) {
+      const std::string& name = layer.name;
       nlohmann::json ch = nlohmann::json::array(), act = nlohmann::json::array(), anomaly = nlohmann::json::array();
-      for (const auto& f : layer.at("filters")) {
-        ch.push_back(f.at("scores").at("ch_ratio"));
-        act.push_back(f.at("scores").at("activation_ratio"));
-        anomaly.push_back(f.at("anomaly"));
+      for (const auto& f : layer.filters) {
+        ch.push_back(json_number(f.ch_ratio));
+        act.push_back(json_number(f.activation_ratio));
+        anomaly.push_back(f.anomaly);
       }
       layers.push_back({{"name", name},
-                        {"kind", layer.at("kind")},
-                        {"anomaly_count", layer.at("anomaly_count")},
-                        {"filters", layer.at("filters").size()},
-                        {"mean_ch", layer.at("mean_ch")},
+                        {"kind", layer.kind},
+                        {"anomaly_count", layer.anomaly_count},
+                        {"filters", layer.filters.size()},
+                        {"mean_ch", json_number(layer.mean_ch)},
                         {"ch_ratio", ch},
                         {"activation_ratio", act},
                         {"anomaly", anomaly}});
-      if (layer.at("anomaly_count").get<int64_t>() == 0) continue;
-      const int64_t lambda = layer.at("lambda").get<int64_t>();
+      if (layer.anomaly_count == 0 || !have_points) continue;
+      const int64_t lambda = layer.lambda;
       const auto& [points, labels] =
-          projections.emplace(name, std::make_pair(read_npy(dir / "projections" / (file_stem(name) + ".points.npy")),
-                                                   read_npy(dir / "projections" / (file_stem(name) + ".labels.npy"))))
+          projections.emplace(name, std::make_pair(read_npy(points_file(dir, name)), read_npy(labels_file(dir, name))))
               .first->second;
       int64_t normal_shown = 0;
-      const auto& filters = layer.at("filters");
+      const auto& filters = layer.filters;
       for (size_t c = 0; c < filters.size(); ++c) {
         const auto& f = filters[c];
-        if (f.at("anomaly").get<bool>()) {
-          anomaly_filters.emplace_back(static_cast<int64_t>(f.at("small_cluster_members").size()), name, f, lambda);
-        } else if (normal_shown < options.normal_scatters && f.at("status") == "ok" &&
+        if (f.anomaly) {
+          anomaly_filters.emplace_back(static_cast<int64_t>(f.small_cluster_members.size()), name, &f, lambda);
+        } else if (normal_shown < options.normal_scatters && f.status == "ok" &&
                    c % std::max<size_t>(1, filters.size() / std::max<int64_t>(1, options.normal_scatters)) == 0) {
           nlohmann::json s = scatter_json(name, f, lambda, points[static_cast<int64_t>(c)], labels[static_cast<int64_t>(c)]);
           scatters.push_back(s);
@@ -233,36 +257,37 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
     for (const auto& [members, name, f, lambda] : anomaly_filters) {
       if (shown++ >= options.anomaly_scatters) break;
       const auto& [points, labels] = projections.at(name);
-      const int64_t c = f.at("filter").get<int64_t>();
-      scatters.push_back(scatter_json(name, f, lambda, points[c], labels[c]));
+      const int64_t c = f->filter;
+      scatters.push_back(scatter_json(name, *f, lambda, points[c], labels[c]));
     }
     // Thumbnails of the strongest outliers, from the probe set the analysis used.
     nlohmann::json thumbs = nlohmann::json::array();
-    const auto& outliers = analysis.at("outliers");
+    const auto& outliers = analysis.outliers;
     if (!outliers.empty() && options.thumbnails > 0) {
-      const ProbeSet& probe = analyses.probe();
+      // The probe set the analysis used, drawn again from the run's data with its recorded seed.
+      const ProbeSet probe = draw_probe_set(prepare_run(settings), probe_options);
       const auto& names = probe.samples.class_names;
-      auto class_name = [&](const nlohmann::json& v) -> nlohmann::json {
-        if (v.is_null()) return nullptr;
-        const int64_t k = v.get<int64_t>();
-        return k >= 0 && k < static_cast<int64_t>(names.size()) ? nlohmann::json(names[static_cast<size_t>(k)]) : nlohmann::json(k);
+      auto class_name = [&](std::optional<int64_t> k) -> nlohmann::json {
+        if (!k) return nullptr;
+        return *k >= 0 && *k < static_cast<int64_t>(names.size()) ? nlohmann::json(names[static_cast<size_t>(*k)])
+                                                                  : nlohmann::json(*k);
       };
       for (size_t i = 0; i < outliers.size() && static_cast<int64_t>(i) < options.thumbnails; ++i) {
         const auto& o = outliers[i];
-        const at::Tensor image = probe.samples.images[o.at("position").get<int64_t>()].permute({1, 2, 0}).contiguous();
-        thumbs.push_back({{"dataset_index", o.at("dataset_index")},
-                          {"label", class_name(o.at("label"))},
-                          {"prediction", class_name(o.at("prediction"))},
-                          {"label_replaced", o.value("label_replaced", nlohmann::json(nullptr))},
-                          {"filters", o.at("filters").size()},
+        const at::Tensor image = probe.samples.images[o.position].permute({1, 2, 0}).contiguous();
+        thumbs.push_back({{"dataset_index", o.dataset_index},
+                          {"label", class_name(o.label)},
+                          {"prediction", class_name(o.prediction)},
+                          {"label_replaced", o.label_replaced ? nlohmann::json(*o.label_replaced) : nlohmann::json(nullptr)},
+                          {"filters", o.filters.size()},
                           {"shape", image.sizes().vec()},
                           {"pixels", std::vector<uint8_t>(image.data_ptr<uint8_t>(), image.data_ptr<uint8_t>() + image.numel())}});
       }
     }
     data["analysis"] = {{"epoch", epoch},
-                        {"summary", analysis.at("summary")},
+                        {"summary", analysis.to_json().at("summary")},
                         {"probe_set", {{"split", probe_options.split}, {"size", probe_options.size}, {"seed", probe_options.seed}}},
-                        {"criteria", analysis.at("settings").at("anomaly")},
+                        {"criteria", analysis.settings.at("anomaly")},
                         {"layers", layers},
                         {"scatters", scatters},
                         {"anomaly_filters_shown", std::min<int64_t>(static_cast<int64_t>(anomaly_filters.size()), options.anomaly_scatters)},
@@ -270,14 +295,18 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
                         {"outliers_total", outliers.size()},
                         {"thumbnails", thumbs}};
   } else {
-    missing.push_back("filters and outliers: no analysis in " + (run_dir / "analysis").string() +
+    missing.push_back("filters and outliers: no analysis in " + (RunLayout(run_dir).analyses_dir()).string() +
                       " (run `filterscope track` or `filterscope analyze`)");
   }
-  if (gradients.is_null()) missing.push_back("gradients (Table 3): no gradients.json (run `filterscope gradients " + run_dir.string() + "`)");
-  else data["gradients"] = gradients;
-  if (mask.is_null()) missing.push_back("masking (Tables 4-6): no mask.json (run `filterscope mask " + run_dir.string() + "`)");
-  else data["mask"] = mask;
-  data["verdicts"] = compute_verdicts(track, gradients, mask);
+  if (!gradients)
+    missing.push_back("gradients (Table 3): no gradients.json (run `filterscope gradients " + run_dir.string() + "`)");
+  else
+    data["gradients"] = gradients->to_json();
+  if (!mask)
+    missing.push_back("masking (Tables 4-6): no mask.json (run `filterscope mask " + run_dir.string() + "`)");
+  else
+    data["mask"] = mask->to_json();
+  data["verdicts"] = compute_verdicts(track, gradients, mask).to_json();
   data["missing"] = missing;
   return data;
 }
@@ -301,10 +330,11 @@ std::string render_report(const nlohmann::json& data) {
 
 ReportResult write_report(const fs::path& run_dir, const ReportOptions& options, const c10::Device& device,
                           const std::function<void(const std::string&)>& log) {
-  const nlohmann::json data = report_data(run_dir, options, device, log);
+  make_missing_projections(run_dir, device, log);
+  const nlohmann::json data = report_data(run_dir, options);
   const std::string page = render_report(data);
   ReportResult result;
-  result.file = options.out.empty() ? run_dir / "report.html" : fs::path(options.out);
+  result.file = options.out.empty() ? RunLayout(run_dir).report_html() : fs::path(options.out);
   write_file_atomic(result.file, page);
   result.bytes = static_cast<int64_t>(page.size());
   for (const auto& m : data.at("missing")) result.missing.push_back(m.get<std::string>());

@@ -30,15 +30,22 @@ struct ReportResult {
   std::vector<std::string> missing;  ///< parts the run does not have yet, as the page states them
 };
 
-/// Everything the page shows, from the run's files. The analysed epoch's 2-D projections are made
-/// (and written beside its analysis) when they were not saved. `log` receives progress lines.
-nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOptions& options,
-                           const c10::Device& device, const std::function<void(const std::string&)>& log);
+/// The epoch whose analysis the page shows: track's overfit epoch, else the last one analysed (0: none).
+int64_t report_epoch(const std::filesystem::path& run_dir);
+
+/// The explicit step before drawing: when the shown epoch's analysis has no 2-D projections, makes
+/// them (the same analysis again with its points, written beside it). Returns whether it did.
+bool make_missing_projections(const std::filesystem::path& run_dir, const c10::Device& device,
+                              const std::function<void(const std::string&)>& log);
+
+/// Everything the page shows, read from the run's files and records; writes nothing. Scatter plots
+/// are left out (and named as missing) when the projections were not made.
+nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOptions& options);
 
 /// The page for `data`: the template with the JSON embedded.
 std::string render_report(const nlohmann::json& data);
 
-/// report_data + render_report, written atomically.
+/// make_missing_projections, then report_data + render_report, written atomically.
 ReportResult write_report(const std::filesystem::path& run_dir, const ReportOptions& options,
                           const c10::Device& device, const std::function<void(const std::string&)>& log);
 

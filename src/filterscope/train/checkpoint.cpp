@@ -1,4 +1,5 @@
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/runs/layout.h"
 
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -55,11 +56,7 @@ void open_archive(torch::serialize::InputArchive& archive, const fs::path& path)
 }
 }  // namespace
 
-fs::path checkpoint_path(const fs::path& run_dir, int64_t epoch) {
-  char name[32];
-  std::snprintf(name, sizeof name, "epoch-%03lld.pt", static_cast<long long>(epoch));
-  return run_dir / "checkpoints" / name;
-}
+fs::path checkpoint_path(const fs::path& run_dir, int64_t epoch) { return RunLayout(run_dir).checkpoint(epoch); }
 
 void save_checkpoint(const fs::path& path, Network& network, torch::optim::Optimizer* optimizer,
                      const CheckpointInfo& info) {
@@ -121,18 +118,6 @@ Network load_checkpoint(const fs::path& path, torch::optim::Optimizer* optimizer
   return network;
 }
 
-std::vector<int64_t> list_checkpoint_epochs(const fs::path& run_dir) {
-  std::vector<int64_t> epochs;
-  const fs::path dir = run_dir / "checkpoints";
-  if (!fs::is_directory(dir)) return epochs;
-  static const std::regex name_re(R"(epoch-(\d+)\.pt)");
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, m, name_re)) epochs.push_back(std::stoll(m[1]));
-  }
-  std::sort(epochs.begin(), epochs.end());
-  return epochs;
-}
+std::vector<int64_t> list_checkpoint_epochs(const fs::path& run_dir) { return RunLayout(run_dir).checkpoint_epochs(); }
 
 }  // namespace filterscope

@@ -18,7 +18,7 @@ struct CheckpointInfo {
   nlohmann::json settings;  ///< the run's settings (run.json's "settings")
 };
 
-/// checkpoints/epoch-NNN.pt inside a run directory.
+/// checkpoints/epoch-NNN.pt inside a run directory (RunLayout::checkpoint).
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int64_t epoch);
 
 /// Writes model, optimizer (may be null) and info to `path` through a temp file and a rename.

@@ -1,4 +1,5 @@
 #include "filterscope/train/trainer.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/loss.h>
@@ -145,8 +146,9 @@ nlohmann::json describe_run(const PreparedRun& run, const Network& network) {
     return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
   };
   nlohmann::json probes = nlohmann::json::array();
+  // The probe points with maps, the ones the GMM analysis takes (2-D probes are listed by the model).
   for (const auto& p : network->probe_points())
-    probes.push_back({{"name", p.name}, {"kind", probe_kind_name(p.kind)}, {"channels", p.channels},
+    if (p.is_map()) probes.push_back({{"name", p.name}, {"kind", probe_kind_name(p.kind)}, {"channels", p.channels},
                       {"owner_conv", p.owner_conv}});
   nlohmann::json noise = {
       {"share", run.settings.train.label_noise},
@@ -182,7 +184,7 @@ nlohmann::json describe_run(const PreparedRun& run, const Network& network) {
 }
 
 RunSettings read_run_settings(const fs::path& run_dir) {
-  const fs::path path = run_dir / "run.json";
+  const fs::path path = RunLayout(run_dir).run_json();
   FS_CHECK(fs::exists(path), run_dir.string(), ": not a run directory (no run.json)");
   nlohmann::json json;
   try {
@@ -196,7 +198,7 @@ RunSettings read_run_settings(const fs::path& run_dir) {
 
 std::vector<EpochMetrics> read_metrics(const fs::path& run_dir) {
   std::vector<EpochMetrics> rows;
-  std::ifstream in(run_dir / "metrics.csv");
+  std::ifstream in(RunLayout(run_dir).metrics_csv());
   if (!in) return rows;
   std::string line;
   std::getline(in, line);  // header
@@ -206,18 +208,15 @@ std::vector<EpochMetrics> read_metrics(const fs::path& run_dir) {
     long long epoch = 0;
     if (std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf,%lf", &epoch, &m.train_loss, &m.train_acc,
                     &m.val_loss, &m.val_acc, &m.seconds) != 6)
-      throw Error(detail::concat((run_dir / "metrics.csv").string(), ": malformed row \"", line, "\""));
+      throw Error(detail::concat((RunLayout(run_dir).metrics_csv()).string(), ": malformed row \"", line, "\""));
     m.epoch = epoch;
     rows.push_back(m);
   }
   return rows;
 }
 
-Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
-                    const c10::Device& device, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = network->is_training();
-  network->eval();
+Evaluation evaluate(ProbedModel& model, const Dataset& data, const InputTransform& transform, int64_t batch_size) {
+  const c10::Device device = model.device();
   Evaluation out;
   out.predictions = at::empty({data.size()}, at::kLong);
   double loss_sum = 0;
@@ -227,7 +226,9 @@ Evaluation evaluate(Network& network, const Dataset& data, const InputTransform&
     at::Tensor positions = at::arange(start, start + count, at::kLong);
     at::Tensor x = make_input(data, transform, positions).to(device);
     at::Tensor y = data.labels.narrow(0, start, count).to(device);
-    at::Tensor logits = network->forward(x);
+    at::Tensor logits = model.forward_probes(x, {}, true).logits;
+    FS_CHECK(logits.defined(), model.description(), ": the model's output is not [N, classes] logits");
+    torch::NoGradGuard no_grad;
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
@@ -235,10 +236,16 @@ Evaluation evaluate(Network& network, const Dataset& data, const InputTransform&
     correct += predicted.eq(y).sum().item<int64_t>();
     out.predictions.narrow(0, start, count).copy_(predicted.cpu());
   }
-  network->train(was_training);
   out.loss = loss_sum / std::max<int64_t>(1, data.size());
   out.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, data.size());
   return out;
+}
+
+Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
+                    const c10::Device& device, int64_t batch_size) {
+  FS_ASSERT(network->parameters().front().device() == device, "evaluate: the network is not on ", device);
+  auto model = probed_network(network);
+  return evaluate(*model, data, transform, batch_size);
 }
 
 TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
@@ -250,12 +257,12 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
   const Dataset& val = run.data.val;
   FS_CHECK(train.size() > 0, "no training samples");
 
-  const fs::path run_json = run_dir / "run.json";
+  const fs::path run_json = RunLayout(run_dir).run_json();
   if (!options.resume) {
     FS_CHECK(!fs::exists(run_json) && list_checkpoint_epochs(run_dir).empty(), run_dir.string(),
              ": already holds a run; pass --resume to continue it or choose another --out");
   }
-  ensure_directory(run_dir / "checkpoints");
+  ensure_directory(RunLayout(run_dir).checkpoints_dir());
 
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   const int64_t side = run.transform.resize > 0 ? run.transform.resize : train.height();
@@ -353,7 +360,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.
     save_checkpoint(checkpoint_path(run_dir, epoch), network, optimizer.get(), info);
     result.metrics.push_back(m);
-    write_file_atomic(run_dir / "metrics.csv", metrics_csv(result.metrics));
+    write_file_atomic(RunLayout(run_dir).metrics_csv(), metrics_csv(result.metrics));
     if (options.progress) {
       std::fprintf(stderr,
                    "epoch %3lld/%lld  train loss %.4f acc %5.1f%%  val loss %.4f acc %5.1f%%  %.1fs\n",

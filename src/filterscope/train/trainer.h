@@ -6,6 +6,7 @@
 
 #include "filterscope/data/dataset.h"
 #include "filterscope/models/network.h"
+#include "filterscope/models/probed_model.h"
 
 namespace filterscope {
 
@@ -90,5 +91,8 @@ struct Evaluation {
 };
 Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
                     const c10::Device& device, int64_t batch_size = 500);
+
+/// The same for any model (built-in or TorchScript), on its device, with its channel masks.
+Evaluation evaluate(ProbedModel& model, const Dataset& data, const InputTransform& transform, int64_t batch_size = 500);
 
 }  // namespace filterscope

@@ -3,7 +3,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 #include "test_util.h"
 
 namespace filterscope {

@@ -1,4 +1,4 @@
-#include "filterscope/report/npy.h"
+#include "filterscope/io/npy.h"
 
 #include <ATen/ATen.h>
 

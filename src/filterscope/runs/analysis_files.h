@@ -7,16 +7,15 @@
 
 #include "filterscope/anomaly/analyze.h"
 #include "filterscope/data/dataset.h"
+#include "filterscope/runs/analysis_record.h"
 
 namespace filterscope {
 
-inline constexpr const char* kAnalysisFormat = "filterscope-analysis-1";
-
 /// What the analysis ran on, for the record.
 struct AnalysisContext {
-  nlohmann::json model;     ///< description, source file, kind, epoch
-  nlohmann::json data;      ///< dataset, split, probe size and seed
-  nlohmann::json settings;  ///< every option in force
+  ModelRecord model;          ///< description, source file, kind, epoch
+  ProbeSetRecord data;        ///< dataset, split, split name, probe size and seed, normalisation
+  nlohmann::json settings;    ///< every option in force
   const Dataset* probe_set = nullptr;
   at::Tensor noisy;         ///< [N] bool, optional: probe samples whose training label was replaced
   AnomalyOptions anomaly;   ///< the criteria applied (for the closest-miss lines)
@@ -33,13 +32,14 @@ std::vector<Outlier> outlier_samples(const Analysis& analysis);
 /// The file-name stem of a probe point's projections ("features.0" -> "features.0").
 std::string file_stem(const std::string& layer);
 
-nlohmann::json analysis_json(const Analysis& analysis, const AnalysisContext& context);
+/// The record of an analysis (what analysis.json holds).
+AnalysisRecord analysis_record(const Analysis& analysis, const AnalysisContext& context);
 
 /// Writes analysis.json, filters.csv and outliers.csv into out_dir (atomically, each), and with
 /// projections the folder projections/ (LAYER.points.npy [C, N, 2] float32, LAYER.labels.npy
 /// [C, N] int64 cluster of each sample at the chosen K, samples.npy [N] int64 dataset indices).
-/// Returns the content written to analysis.json.
-nlohmann::json write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
+/// Returns the record written to analysis.json.
+AnalysisRecord write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
                               const AnalysisContext& context, bool projections);
 
 }  // namespace filterscope

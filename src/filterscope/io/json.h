@@ -1,0 +1,21 @@
+// JSON and CSV helpers every writer and reader of files shares.
+#pragma once
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace filterscope {
+
+/// A number, or null when it is not finite (JSON has no NaN or infinity).
+nlohmann::json json_number(double v);
+
+/// Reads and parses a JSON file; throws Error naming it when it is missing or malformed.
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+/// read_json_file, or null when the file does not exist (an experiment not run yet).
+nlohmann::json read_json_file_if_exists(const std::filesystem::path& path);
+
+/// A CSV field, quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s);
+
+}  // namespace filterscope

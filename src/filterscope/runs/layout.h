@@ -1,0 +1,82 @@
+// The layout of a run directory, in one place: every file name and folder of a run is spelled here
+// and nowhere else. A leaf module (std only), so that every stage that reads or writes part of a run
+// (training writes checkpoints, the experiments write their tables) asks it for the path.
+//
+//   RUN/run.json                  settings, dataset indices, label noise, network
+//   RUN/metrics.csv               one row per epoch
+//   RUN/checkpoints/epoch-NNN.pt  model + optimizer + settings
+//   RUN/analysis/epoch-NNN/       analysis.json, filters.csv, outliers.csv, projections/
+//   RUN/track.json, track.csv     anomaly counts per epoch (hypothesis 1)
+//   RUN/gradients.json, .csv      Table 3 (hypothesis 2)
+//   RUN/mask.json, .csv           Tables 4-6 (hypothesis 3)
+//   RUN/verdicts.json             a verdict per hypothesis
+//   RUN/report.html               the page
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace filterscope {
+
+/// "epoch-007" (at least three digits; epoch 1000 is "epoch-1000").
+std::string epoch_name(int64_t epoch);
+
+/// The epoch of a name made by epoch_name (with `suffix`, e.g. ".pt"); nullopt for other names.
+std::optional<int64_t> parse_epoch_name(const std::string& name, const std::string& suffix = "");
+
+/// Paths inside one run directory. Holds the directory as the user gave it (records quote it), so
+/// a relative directory stays relative.
+class RunLayout {
+ public:
+  explicit RunLayout(const std::filesystem::path& root);
+
+  const std::filesystem::path& root() const { return root_; }
+
+  std::filesystem::path run_json() const { return root_ / "run.json"; }
+  std::filesystem::path metrics_csv() const { return root_ / "metrics.csv"; }
+  std::filesystem::path checkpoints_dir() const { return root_ / "checkpoints"; }
+  std::filesystem::path checkpoint(int64_t epoch) const;
+  std::filesystem::path analyses_dir() const { return root_ / "analysis"; }
+  std::filesystem::path analysis_dir(int64_t epoch) const;
+  std::filesystem::path analysis_json(int64_t epoch) const { return analysis_dir(epoch) / kAnalysisJson; }
+  std::filesystem::path track_json() const { return root_ / "track.json"; }
+  std::filesystem::path track_csv() const { return root_ / "track.csv"; }
+  std::filesystem::path gradients_json() const { return root_ / kGradientsJson; }
+  std::filesystem::path gradients_csv() const { return root_ / kGradientsCsv; }
+  std::filesystem::path mask_json() const { return root_ / kMaskJson; }
+  std::filesystem::path mask_csv() const { return root_ / kMaskCsv; }
+  std::filesystem::path verdicts_json() const { return root_ / "verdicts.json"; }
+  std::filesystem::path report_html() const { return root_ / "report.html"; }
+
+  /// Whether root holds a run.json.
+  bool is_run() const;
+
+  /// Epochs with a checkpoint file, ascending.
+  std::vector<int64_t> checkpoint_epochs() const;
+
+  /// Epochs with an analysis.json, ascending.
+  std::vector<int64_t> analysed_epochs() const;
+
+  /// The run directory a checkpoint file belongs to (RUN for RUN/checkpoints/epoch-NNN.pt), or
+  /// nullopt when the file does not sit in a run's checkpoints folder. Relative paths are made
+  /// absolute against the working directory first.
+  static std::optional<RunLayout> of_checkpoint(const std::filesystem::path& checkpoint_file);
+
+  /// Names of the files inside an analysis folder.
+  static constexpr const char* kAnalysisJson = "analysis.json";
+  static constexpr const char* kFiltersCsv = "filters.csv";
+  static constexpr const char* kOutliersCsv = "outliers.csv";
+  static constexpr const char* kProjectionsDir = "projections";
+  /// The tables of one model outside a run study go beside its analysis, under the same names.
+  static constexpr const char* kGradientsJson = "gradients.json";
+  static constexpr const char* kGradientsCsv = "gradients.csv";
+  static constexpr const char* kMaskJson = "mask.json";
+  static constexpr const char* kMaskCsv = "mask.csv";
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace filterscope
