@@ -132,72 +132,13 @@ bool make_missing_projections(const fs::path& run_dir, const c10::Device& device
   return true;
 }
 
-nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options) {
-  validate_params(options, ReportOptions::params());
-  FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
-  FS_CHECK(fs::exists(RunLayout(run_dir).run_json()), run_dir.string(), ": not a run directory (no run.json)");
-  const nlohmann::json run_json = read_json_file(RunLayout(run_dir).run_json());
-  FS_CHECK(run_json.contains("network") && run_json.contains("dataset") && run_json.contains("label_noise"),
-           (RunLayout(run_dir).run_json()).string(), ": no network/dataset/label_noise entries (written by another version?)");
-  const RunSettings settings = read_run_settings(run_dir);
-  const auto metrics = read_metrics(run_dir);
-  const RunLayout layout(run_dir);
-  const std::optional<TrackRecord> track = read_track_record(layout.track_json());
-  const std::optional<GradientsRecord> gradients = read_gradients_record(layout.gradients_json());
-  const std::optional<MaskRecord> mask = read_mask_record(layout.mask_json());
+namespace {
 
-  nlohmann::json data;
-  std::vector<std::string> missing;
-  data["format"] = "filterscope-report-1";
-  {
-    std::time_t now = std::time(nullptr);
-    char when[64];
-    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-    data["created"] = when;
-  }
-  double train_seconds = 0;
-  nlohmann::json curves = nlohmann::json::array();
-  for (const auto& m : metrics) {
-    train_seconds += m.seconds;
-    curves.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_acc", m.train_acc},
-                      {"val_loss", m.val_loss}, {"val_acc", m.val_acc}});
-  }
-  data["run"] = {{"dir", run_dir.string()},
-                 {"settings", settings.to_json()},
-                 {"network",
-                  {{"name", run_json.at("network").at("name")},
-                   {"parameters", run_json.at("network").at("parameters")},
-                   {"input_size", run_json.at("network").at("input_size")}}},
-                 {"dataset",
-                  {{"name", run_json.at("dataset").at("name")},
-                   {"classes", run_json.at("dataset").at("num_classes")},
-                   {"image_shape", run_json.at("dataset").at("image_shape")},
-                   {"train_size", run_json.at("dataset").at("train_indices").size()},
-                   {"val_size", run_json.at("dataset").at("val_indices").size()},
-                   {"label_noise", run_json.at("label_noise").at("share")},
-                   {"labels_replaced", run_json.at("label_noise").at("count")}}},
-                 {"epochs", static_cast<int64_t>(metrics.size())},
-                 {"hardware", {{"cpu", cpu_model()},
-                               {"cores", std::thread::hardware_concurrency()},
-                               {"threads", at::get_num_threads()}}},
-                 {"train_seconds", train_seconds}};
-  data["metrics"] = curves;
-  if (metrics.empty()) missing.push_back("training metrics: metrics.csv is empty (train the run first)");
-
-  if (!track) {
-    missing.push_back("anomaly filters per epoch: no track.json (run `filterscope track " + run_dir.string() + "`)");
-  } else {
-    data["track"] = track->to_json();
-    double analysis_seconds = 0;
-    for (const auto& e : track->epochs) {
-      const fs::path file = layout.analysis_json(e.epoch);
-      if (!fs::exists(file)) continue;
-      const AnalysisRecord a = read_analysis_record(file);
-      analysis_seconds += a.capture_seconds + a.cluster_seconds;
-    }
-    data["run"]["analysis_seconds"] = analysis_seconds;
-  }
-
+// The shown epoch's analysis as the page draws it: per-layer score strips, scatter plots of anomaly
+// and normal filters, thumbnails of the strongest outliers. Null (and a line in `missing`) when the
+// run has no analysis.
+nlohmann::json analysis_view(const fs::path& run_dir, const RunSettings& settings, const ReportOptions& options,
+                             std::vector<std::string>& missing) {
   const int64_t epoch = report_epoch(run_dir);
   const fs::path dir = RunLayout(run_dir).analysis_dir(epoch);
   if (epoch > 0 && fs::exists(dir / RunLayout::kAnalysisJson)) {
@@ -284,7 +225,7 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
                           {"pixels", std::vector<uint8_t>(image.data_ptr<uint8_t>(), image.data_ptr<uint8_t>() + image.numel())}});
       }
     }
-    data["analysis"] = {{"epoch", epoch},
+    return {{"epoch", epoch},
                         {"summary", analysis.to_json().at("summary")},
                         {"probe_set", {{"split", probe_options.split}, {"size", probe_options.size}, {"seed", probe_options.seed}}},
                         {"criteria", analysis.settings.at("anomaly")},
@@ -294,10 +235,82 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
                         {"anomaly_filters_total", static_cast<int64_t>(anomaly_filters.size())},
                         {"outliers_total", outliers.size()},
                         {"thumbnails", thumbs}};
-  } else {
-    missing.push_back("filters and outliers: no analysis in " + (RunLayout(run_dir).analyses_dir()).string() +
-                      " (run `filterscope track` or `filterscope analyze`)");
   }
+  missing.push_back("filters and outliers: no analysis in " + (RunLayout(run_dir).analyses_dir()).string() +
+                    " (run `filterscope track` or `filterscope analyze`)");
+  return nullptr;
+}
+
+}  // namespace
+
+nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options) {
+  validate_params(options, ReportOptions::params());
+  FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
+  FS_CHECK(fs::exists(RunLayout(run_dir).run_json()), run_dir.string(), ": not a run directory (no run.json)");
+  const nlohmann::json run_json = read_json_file(RunLayout(run_dir).run_json());
+  FS_CHECK(run_json.contains("network") && run_json.contains("dataset") && run_json.contains("label_noise"),
+           (RunLayout(run_dir).run_json()).string(), ": no network/dataset/label_noise entries (written by another version?)");
+  const RunSettings settings = read_run_settings(run_dir);
+  const auto metrics = read_metrics(run_dir);
+  const RunLayout layout(run_dir);
+  const std::optional<TrackRecord> track = read_track_record(layout.track_json());
+  const std::optional<GradientsRecord> gradients = read_gradients_record(layout.gradients_json());
+  const std::optional<MaskRecord> mask = read_mask_record(layout.mask_json());
+
+  nlohmann::json data;
+  std::vector<std::string> missing;
+  data["format"] = "filterscope-report-1";
+  {
+    std::time_t now = std::time(nullptr);
+    char when[64];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    data["created"] = when;
+  }
+  double train_seconds = 0;
+  nlohmann::json curves = nlohmann::json::array();
+  for (const auto& m : metrics) {
+    train_seconds += m.seconds;
+    curves.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_acc", m.train_acc},
+                      {"val_loss", m.val_loss}, {"val_acc", m.val_acc}});
+  }
+  data["run"] = {{"dir", run_dir.string()},
+                 {"settings", settings.to_json()},
+                 {"network",
+                  {{"name", run_json.at("network").at("name")},
+                   {"parameters", run_json.at("network").at("parameters")},
+                   {"input_size", run_json.at("network").at("input_size")}}},
+                 {"dataset",
+                  {{"name", run_json.at("dataset").at("name")},
+                   {"classes", run_json.at("dataset").at("num_classes")},
+                   {"image_shape", run_json.at("dataset").at("image_shape")},
+                   {"train_size", run_json.at("dataset").at("train_indices").size()},
+                   {"val_size", run_json.at("dataset").at("val_indices").size()},
+                   {"label_noise", run_json.at("label_noise").at("share")},
+                   {"labels_replaced", run_json.at("label_noise").at("count")}}},
+                 {"epochs", static_cast<int64_t>(metrics.size())},
+                 {"hardware", {{"cpu", cpu_model()},
+                               {"cores", std::thread::hardware_concurrency()},
+                               {"threads", at::get_num_threads()}}},
+                 {"train_seconds", train_seconds}};
+  data["metrics"] = curves;
+  if (metrics.empty()) missing.push_back("training metrics: metrics.csv is empty (train the run first)");
+
+  if (!track) {
+    missing.push_back("anomaly filters per epoch: no track.json (run `filterscope track " + run_dir.string() + "`)");
+  } else {
+    data["track"] = track->to_json();
+    double analysis_seconds = 0;
+    for (const auto& e : track->epochs) {
+      const fs::path file = layout.analysis_json(e.epoch);
+      if (!fs::exists(file)) continue;
+      const AnalysisRecord a = read_analysis_record(file);
+      analysis_seconds += a.capture_seconds + a.cluster_seconds;
+    }
+    data["run"]["analysis_seconds"] = analysis_seconds;
+  }
+
+  const nlohmann::json analysis = analysis_view(run_dir, settings, options, missing);
+  if (!analysis.is_null()) data["analysis"] = analysis;
   if (!gradients)
     missing.push_back("gradients (Table 3): no gradients.json (run `filterscope gradients " + run_dir.string() + "`)");
   else
