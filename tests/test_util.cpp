@@ -68,6 +68,17 @@ std::vector<std::string> lines_of(const std::filesystem::path& path) {
   return lines;
 }
 
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path << ": cannot open";
+  return nlohmann::json::parse(in);
+}
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 std::vector<std::string> names_of(const ProbedModel& model) {
   std::vector<std::string> names;
   for (const auto& p : model.probe_points()) names.push_back(p.name);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,12 @@ void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
 /// The non-empty lines of a text file.
 std::vector<std::string> lines_of(const std::filesystem::path& path);
+
+/// A JSON file's content.
+nlohmann::json read_json(const std::filesystem::path& path);
+
+/// args followed by more: a command line with extra flags.
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more);
 
 }  // namespace filterscope::testing
 

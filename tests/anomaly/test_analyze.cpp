@@ -17,6 +17,7 @@
 namespace filterscope {
 namespace {
 
+using testing::read_json;
 using testing::run_cli;
 using testing::run_export_script;
 using testing::TempDir;
@@ -88,8 +89,6 @@ std::vector<std::string> small_train_args(const std::filesystem::path& out) {
   return {"train", "--dataset", "synthetic", "--synthetic-size", "1200", "--train-size", "600", "--val-size", "200",
           "--epochs", "2", "--quiet", "--label-noise", "0.2", "--out", out.string()};
 }
-
-nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
 
 TEST(Analyze, WritesTheFilesAndTheSameSeedGivesTheSameAnswer) {
   TempDir dir;

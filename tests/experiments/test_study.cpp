@@ -19,15 +19,10 @@
 namespace filterscope {
 namespace {
 
+using testing::read_json;
 using testing::run_cli;
+using testing::with;
 using testing::TempDir;
-
-nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
-
-std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
 
 std::filesystem::path train_small_run(const TempDir& dir) {
   const auto run = dir / "run";

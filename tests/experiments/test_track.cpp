@@ -11,6 +11,7 @@
 namespace filterscope {
 namespace {
 
+using testing::read_json;
 using testing::run_cli;
 using testing::TempDir;
 
@@ -29,8 +30,6 @@ TEST(Track, EveryKthEpochAndTheLast) {
   EXPECT_EQ(tracked_epochs({1, 2, 3}, 1), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(tracked_epochs({2, 4}, 4), (std::vector<int64_t>{4}));
 }
-
-nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
 
 TEST(Track, AnalysesEveryEpochReusesThemAndRefusesOtherSettings) {
   TempDir dir;

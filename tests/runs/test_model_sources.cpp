@@ -14,17 +14,12 @@
 namespace filterscope {
 namespace {
 
+using testing::read_json;
 using testing::run_cli;
+using testing::with;
 using testing::run_export_script;
 using testing::TempDir;
 using testing::test_model;
-
-nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
-
-std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
 
 // The data flags of the runs below, for a TorchScript export to see the same data.
 const std::vector<std::string> kData = {"--dataset", "synthetic", "--synthetic-size", "900", "--train-size", "300",
