@@ -91,17 +91,12 @@ struct OpenedModel {
   std::filesystem::path out;
 };
 
-inline std::filesystem::path default_model_out(const ModelSource& source) {
-  if (source.layout) return source.layout->analysis_dir(source.epoch);
-  return source.file.stem().string() + "-analysis";
-}
-
 inline OpenedModel open_study_model(const StudyArgs& args, const c10::Device& device) {
   OpenedModel m;
   ModelSourceOptions options = args.source;
   options.path = args.model;
   m.source = open_model_source(options, device);
-  m.out = args.out.empty() ? default_model_out(m.source) : std::filesystem::path(args.out);
+  m.out = args.out.empty() ? m.source.default_analysis_dir() : std::filesystem::path(args.out);
   AnalyzeOptions analyze = args.analyze;
   analyze.progress = !args.runtime.quiet;
   m.analysis = analyse_model_source(m.source, args.probe, analyze, m.out, args.reuse.reanalyse);

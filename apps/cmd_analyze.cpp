@@ -105,7 +105,7 @@ void register_analyze(CLI::App& app, Commands& commands) {
       AnalyzeOptions analyze = args->analyze;
       analyze.keep_points = args->command.save_projections;
       analyze.progress = !args->runtime.quiet;
-      const std::string out = args->command.out.empty() ? default_model_out(source).string() : args->command.out;
+      const std::string out = args->command.out.empty() ? source.default_analysis_dir().string() : args->command.out;
       const AnalysisRecord record =
           analyze_and_write(*source.model, source.run, probe, args->probe, analyze, source.record, out);
       print_summary(record, *args, out);

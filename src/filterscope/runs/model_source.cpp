@@ -42,9 +42,9 @@ ModelSourceKind classify_model_path(const fs::path& path) {
   return is_checkpoint_file(path) ? ModelSourceKind::Checkpoint : ModelSourceKind::TorchScript;
 }
 
-fs::path ModelSource::default_out(const std::string& what) const {
-  if (layout && kind != ModelSourceKind::TorchScript) return layout->root();
-  return file.parent_path() / (file.stem().string() + "-" + what);
+fs::path ModelSource::default_analysis_dir() const {
+  if (layout) return layout->analysis_dir(epoch);
+  return file.stem().string() + "-analysis";
 }
 
 namespace {

@@ -47,9 +47,10 @@ struct ModelSource {
   int64_t epoch = 0;                ///< the checkpoint's epoch; 0 for TorchScript
   ModelRecord record;               ///< how records describe the model (kind, file, description, ...)
 
-  /// Where a command writes its files by default: the run directory for a run's checkpoint, else a
-  /// folder beside the file named "<stem>-<what>".
-  std::filesystem::path default_out(const std::string& what) const;
+  /// Where the model's analysis (and the tables of `gradients` and `mask` on it) go by default:
+  /// RUN/analysis/epoch-NNN for a run's checkpoint, else "<file stem>-analysis" in the working
+  /// directory.
+  std::filesystem::path default_analysis_dir() const;
 };
 
 /// Opens the model on `device`. Throws Error naming the path or the option for a missing file, an
