@@ -71,6 +71,18 @@ TEST(Train, WritesARunDirectory) {
   const CheckpointInfo info = read_checkpoint_info(checkpoint_path(dir / "run", 2));
   EXPECT_EQ(info.epoch, 2);
   EXPECT_EQ(info.network, "simple-cnn");
+  // The typed record reads back everything the file holds.
+  const RunRecord record = read_run_record(dir / "run");
+  EXPECT_EQ(record.to_json(), run);
+  EXPECT_EQ(record.label_noise.count, 30);
+  EXPECT_EQ(record.network.probe_points.size(), 8u);
+  testing::write_bytes(dir / "run/run.json", R"({"format": "filterscope-run-1", "settings": {}})");
+  try {
+    read_run_record(dir / "run");
+    ADD_FAILURE() << "an incomplete run.json was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("run.json: settings need \"data\", \"split\" and \"train\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(Train, SameSeedSameRun) {

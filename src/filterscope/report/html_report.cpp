@@ -246,11 +246,8 @@ nlohmann::json analysis_view(const fs::path& run_dir, const RunSettings& setting
 nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options) {
   validate_params(options, ReportOptions::params());
   FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
-  FS_CHECK(fs::exists(RunLayout(run_dir).run_json()), run_dir.string(), ": not a run directory (no run.json)");
-  const nlohmann::json run_json = read_json_file(RunLayout(run_dir).run_json());
-  FS_CHECK(run_json.contains("network") && run_json.contains("dataset") && run_json.contains("label_noise"),
-           (RunLayout(run_dir).run_json()).string(), ": no network/dataset/label_noise entries (written by another version?)");
-  const RunSettings settings = read_run_settings(run_dir);
+  const RunRecord run = read_run_record(run_dir);
+  const RunSettings& settings = run.settings;
   const auto metrics = read_metrics(run_dir);
   const RunLayout layout(run_dir);
   const std::optional<TrackRecord> track = read_track_record(layout.track_json());
@@ -276,17 +273,15 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   data["run"] = {{"dir", run_dir.string()},
                  {"settings", settings.to_json()},
                  {"network",
-                  {{"name", run_json.at("network").at("name")},
-                   {"parameters", run_json.at("network").at("parameters")},
-                   {"input_size", run_json.at("network").at("input_size")}}},
+                  {{"name", run.network.name}, {"parameters", run.network.parameters}, {"input_size", run.network.input_size}}},
                  {"dataset",
-                  {{"name", run_json.at("dataset").at("name")},
-                   {"classes", run_json.at("dataset").at("num_classes")},
-                   {"image_shape", run_json.at("dataset").at("image_shape")},
-                   {"train_size", run_json.at("dataset").at("train_indices").size()},
-                   {"val_size", run_json.at("dataset").at("val_indices").size()},
-                   {"label_noise", run_json.at("label_noise").at("share")},
-                   {"labels_replaced", run_json.at("label_noise").at("count")}}},
+                  {{"name", run.dataset.name},
+                   {"classes", run.dataset.num_classes},
+                   {"image_shape", run.dataset.image_shape},
+                   {"train_size", run.dataset.train_indices.size()},
+                   {"val_size", run.dataset.val_indices.size()},
+                   {"label_noise", run.label_noise.share},
+                   {"labels_replaced", run.label_noise.count}}},
                  {"epochs", static_cast<int64_t>(metrics.size())},
                  {"hardware", {{"cpu", cpu_model()},
                                {"cores", std::thread::hardware_concurrency()},

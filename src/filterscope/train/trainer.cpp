@@ -140,47 +140,117 @@ PreparedRun prepare_run(const RunSettings& settings) {
   return run;
 }
 
-nlohmann::json describe_run(const PreparedRun& run, const Network& network) {
+RunRecord describe_run(const PreparedRun& run, const Network& network) {
   auto to_vector = [](const at::Tensor& t) {
     const at::Tensor c = t.to(at::kLong).contiguous();
     return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
   };
-  nlohmann::json probes = nlohmann::json::array();
+  RunRecord r;
+  r.settings = run.settings;
+  r.dataset.name = run.settings.data.dataset;
+  r.dataset.num_classes = run.data.train.num_classes;
+  r.dataset.class_names = run.data.train.class_names;
+  r.dataset.image_shape = {run.data.train.channels(), run.data.train.height(), run.data.train.width()};
+  r.dataset.normalisation = run.transform;
+  r.dataset.train_split = run.data.train.name;
+  r.dataset.val_split = run.data.val.name;
+  r.dataset.train_indices = to_vector(run.data.train.indices);
+  r.dataset.val_indices = to_vector(run.data.val.indices);
+  r.label_noise.share = run.settings.train.label_noise;
+  r.label_noise.count = run.noisy_positions.numel();
+  r.label_noise.dataset_indices = to_vector(run.data.train.indices.index_select(0, run.noisy_positions));
+  r.label_noise.original_labels = to_vector(run.original_labels);
+  r.label_noise.new_labels = to_vector(run.data.train.labels.index_select(0, run.noisy_positions));
+  r.network.name = network->name();
+  r.network.in_channels = network->in_channels();
+  r.network.num_classes = network->num_classes();
+  r.network.input_size = network->input_size();
+  for (const auto& p : network->parameters()) r.network.parameters += p.numel();
   // The probe points with maps, the ones the GMM analysis takes (2-D probes are listed by the model).
   for (const auto& p : network->probe_points())
-    if (p.is_map()) probes.push_back({{"name", p.name}, {"kind", probe_kind_name(p.kind)}, {"channels", p.channels},
-                      {"owner_conv", p.owner_conv}});
-  nlohmann::json noise = {
-      {"share", run.settings.train.label_noise},
-      {"count", run.noisy_positions.numel()},
-      {"dataset_indices", to_vector(run.data.train.indices.index_select(0, run.noisy_positions))},
-      {"original_labels", to_vector(run.original_labels)},
-      {"new_labels", to_vector(run.data.train.labels.index_select(0, run.noisy_positions))}};
-  return {
-      {"format", "filterscope-run-1"},
-      {"settings", run.settings.to_json()},
-      {"dataset",
-       {{"name", run.settings.data.dataset},
-        {"num_classes", run.data.train.num_classes},
-        {"class_names", run.data.train.class_names},
-        {"image_shape", {run.data.train.channels(), run.data.train.height(), run.data.train.width()}},
-        {"normalisation", run.transform.to_json()},
-        {"train_split", run.data.train.name},
-        {"val_split", run.data.val.name},
-        {"train_indices", to_vector(run.data.train.indices)},
-        {"val_indices", to_vector(run.data.val.indices)}}},
-      {"label_noise", noise},
-      {"network",
-       {{"name", network->name()},
-        {"in_channels", network->in_channels()},
-        {"num_classes", network->num_classes()},
-        {"input_size", network->input_size()},
-        {"parameters", [&] {
-           int64_t n = 0;
-           for (const auto& p : network->parameters()) n += p.numel();
-           return n;
-         }()},
-        {"probe_points", probes}}}};
+    if (p.is_map()) r.network.probe_points.push_back({p.name, probe_kind_name(p.kind), p.owner_conv, p.channels});
+  return r;
+}
+
+nlohmann::json RunRecord::to_json() const {
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : network.probe_points)
+    probes.push_back({{"name", p.name}, {"kind", p.kind}, {"channels", p.channels}, {"owner_conv", p.owner_conv}});
+  return {{"format", "filterscope-run-1"},
+          {"settings", settings.to_json()},
+          {"dataset",
+           {{"name", dataset.name},
+            {"num_classes", dataset.num_classes},
+            {"class_names", dataset.class_names},
+            {"image_shape", dataset.image_shape},
+            {"normalisation", dataset.normalisation.to_json()},
+            {"train_split", dataset.train_split},
+            {"val_split", dataset.val_split},
+            {"train_indices", dataset.train_indices},
+            {"val_indices", dataset.val_indices}}},
+          {"label_noise",
+           {{"share", label_noise.share},
+            {"count", label_noise.count},
+            {"dataset_indices", label_noise.dataset_indices},
+            {"original_labels", label_noise.original_labels},
+            {"new_labels", label_noise.new_labels}}},
+          {"network",
+           {{"name", network.name},
+            {"in_channels", network.in_channels},
+            {"num_classes", network.num_classes},
+            {"input_size", network.input_size},
+            {"parameters", network.parameters},
+            {"probe_points", probes}}}};
+}
+
+RunRecord RunRecord::from_json(const nlohmann::json& j, const std::string& source) {
+  FS_CHECK(j.is_object() && j.value("format", std::string()) == "filterscope-run-1", source,
+           ": not a filterscope run (format filterscope-run-1)");
+  RunRecord r;
+  try {
+    r.settings = RunSettings::from_json(j.at("settings"), source);
+    const auto& d = j.at("dataset");
+    r.dataset.name = d.at("name").get<std::string>();
+    r.dataset.num_classes = d.at("num_classes").get<int64_t>();
+    r.dataset.class_names = d.at("class_names").get<std::vector<std::string>>();
+    r.dataset.image_shape = d.at("image_shape").get<std::vector<int64_t>>();
+    r.dataset.normalisation = InputTransform::from_json(d.at("normalisation"));
+    r.dataset.train_split = d.at("train_split").get<std::string>();
+    r.dataset.val_split = d.at("val_split").get<std::string>();
+    r.dataset.train_indices = d.at("train_indices").get<std::vector<int64_t>>();
+    r.dataset.val_indices = d.at("val_indices").get<std::vector<int64_t>>();
+    const auto& n = j.at("label_noise");
+    r.label_noise.share = n.at("share").get<double>();
+    r.label_noise.count = n.at("count").get<int64_t>();
+    r.label_noise.dataset_indices = n.at("dataset_indices").get<std::vector<int64_t>>();
+    r.label_noise.original_labels = n.at("original_labels").get<std::vector<int64_t>>();
+    r.label_noise.new_labels = n.at("new_labels").get<std::vector<int64_t>>();
+    const auto& net = j.at("network");
+    r.network.name = net.at("name").get<std::string>();
+    r.network.in_channels = net.at("in_channels").get<int64_t>();
+    r.network.num_classes = net.at("num_classes").get<int64_t>();
+    r.network.input_size = net.at("input_size").get<int64_t>();
+    r.network.parameters = net.at("parameters").get<int64_t>();
+    for (const auto& p : net.at("probe_points"))
+      r.network.probe_points.push_back({p.at("name").get<std::string>(), p.at("kind").get<std::string>(),
+                                        p.at("owner_conv").get<std::string>(), p.at("channels").get<int64_t>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(detail::concat(source, ": a field is missing or of the wrong type (", e.what(),
+                               "); was it written by another version?"));
+  }
+  return r;
+}
+
+RunRecord read_run_record(const fs::path& run_dir) {
+  const fs::path path = RunLayout(run_dir).run_json();
+  FS_CHECK(fs::exists(path), run_dir.string(), ": not a run directory (no run.json)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(detail::concat(path.string(), ": not valid JSON (", e.what(), ")"));
+  }
+  return RunRecord::from_json(json, path.string());
 }
 
 RunSettings read_run_settings(const fs::path& run_dir) {
@@ -297,7 +367,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       std::fprintf(stderr, "resuming %s from epoch %lld\n", run_dir.c_str(),
                    static_cast<long long>(start_epoch - 1));
   }
-  if (!fs::exists(run_json)) write_file_atomic(run_json, describe_run(run, network).dump(2) + "\n");
+  if (!fs::exists(run_json)) write_file_atomic(run_json, describe_run(run, network).to_json().dump(2) + "\n");
   result.first_epoch_trained = start_epoch;
 
   // Normalised training images at their own size, once; resizing (if any) happens per batch.

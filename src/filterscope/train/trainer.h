@@ -53,8 +53,43 @@ PreparedRun prepare_run(const RunSettings& settings);
 /// Replaces a seeded share of `labels` by a different class. Returns the changed positions.
 at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed);
 
-/// run.json's content: settings, dataset (indices of every sample), label noise, network.
-nlohmann::json describe_run(const PreparedRun& run, const Network& network);
+/// run.json as a typed record: the settings, the dataset (indices of every sample), the label
+/// noise (which samples, from which label to which), and the network.
+struct RunRecord {
+  RunSettings settings;
+  struct Data {
+    std::string name;
+    int64_t num_classes = 0;
+    std::vector<std::string> class_names;
+    std::vector<int64_t> image_shape;  ///< [C, H, W]
+    InputTransform normalisation;
+    std::string train_split, val_split;
+    std::vector<int64_t> train_indices, val_indices;  ///< positions in the source splits
+  } dataset;
+  struct Noise {
+    double share = 0;
+    int64_t count = 0;
+    std::vector<int64_t> dataset_indices, original_labels, new_labels;
+  } label_noise;
+  struct Probe {
+    std::string name, kind, owner_conv;
+    int64_t channels = 0;
+  };
+  struct Net {
+    std::string name;
+    int64_t in_channels = 0, num_classes = 0, input_size = 0, parameters = 0;
+    std::vector<Probe> probe_points;  ///< the probe points with maps (the GMM analysis's)
+  } network;
+
+  nlohmann::json to_json() const;
+  static RunRecord from_json(const nlohmann::json& json, const std::string& source);
+};
+
+/// The record of a prepared run and its network.
+RunRecord describe_run(const PreparedRun& run, const Network& network);
+
+/// Reads RUN/run.json; throws Error naming it when it is missing or malformed.
+RunRecord read_run_record(const std::filesystem::path& run_dir);
 
 /// One row of metrics.csv.
 struct EpochMetrics {
