@@ -17,7 +17,7 @@
 namespace filterscope {
 
 struct AnalyzeOptions {
-  std::string layers = "all";  ///< comma-separated probe names, or kinds (conv, relu, maxpool), or all
+  std::string layers = "all";  ///< comma-separated probe names, or kinds (conv, relu, silu, maxpool, ...), or all (maps only)
   CaptureOptions capture;
   PcaOptions pca;
   GmmOptions gmm;
