@@ -24,10 +24,11 @@ std::string cell(double v, const char* format) {
 
 void print_table(const GradientsRecord& g) {
   for (const auto& e : g.epochs) {
-    std::printf("\n%s epoch %lld: %lld outlier and %lld normal samples (Table 3)\n",
-                e.role == "overfit" ? "overfit" : e.role == "model" ? "model," : "well-trained",
-                static_cast<long long>(e.epoch), static_cast<long long>(e.outlier_samples),
-                static_cast<long long>(e.normal_samples));
+    const std::string what =
+        e.role == "model" ? (g.model ? g.model->description : std::string("the model"))
+                          : (e.role == "overfit" ? "overfit" : "well-trained") + std::string(" epoch ") + std::to_string(e.epoch);
+    std::printf("\n%s: %lld outlier and %lld normal samples (Table 3)\n", what.c_str(),
+                static_cast<long long>(e.outlier_samples), static_cast<long long>(e.normal_samples));
     if (e.note) {
       std::printf("  %s\n", e.note->c_str());
       continue;
