@@ -11,6 +11,8 @@ namespace fs = std::filesystem;
 
 nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+double number_or_nan(const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
 nlohmann::json read_json_file(const fs::path& path) {
   FS_CHECK(fs::exists(path), path.string(), ": no such file");
   try {

@@ -9,6 +9,9 @@ namespace filterscope {
 /// A number, or null when it is not finite (JSON has no NaN or infinity).
 nlohmann::json json_number(double v);
 
+/// The inverse of json_number: the number, or NaN for null.
+double number_or_nan(const nlohmann::json& v);
+
 /// Reads and parses a JSON file; throws Error naming it when it is missing or malformed.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

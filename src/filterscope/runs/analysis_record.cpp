@@ -11,8 +11,6 @@ namespace {
 
 using json = nlohmann::json;
 
-double number(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
-
 json numbers(const std::vector<double>& values) {
   json out = json::array();
   for (double v : values) out.push_back(json_number(v));
@@ -21,7 +19,7 @@ json numbers(const std::vector<double>& values) {
 
 std::vector<double> doubles(const json& values) {
   std::vector<double> out;
-  for (const auto& v : values) out.push_back(number(v));
+  for (const auto& v : values) out.push_back(number_or_nan(v));
   return out;
 }
 
@@ -52,17 +50,17 @@ FilterRecord filter_from(const json& j) {
   f.status = j.at("status").get<std::string>();
   f.note = j.at("note").get<std::string>();
   if (!j.at("k").is_null()) f.k = j.at("k").get<int64_t>();
-  f.ch = number(j.at("ch"));
+  f.ch = number_or_nan(j.at("ch"));
   f.ch_by_k = doubles(j.at("ch_by_k"));
   f.cluster_sizes = j.at("cluster_sizes").get<std::vector<int64_t>>();
-  f.mean_activation = number(j.at("mean_activation"));
+  f.mean_activation = number_or_nan(j.at("mean_activation"));
   const auto& s = j.at("scores");
   f.small_clusters = s.at("small_clusters").get<int64_t>();
-  f.small_share = number(s.at("small_share"));
-  f.smallest_share = number(s.at("smallest_share"));
-  f.unbalance = number(s.at("unbalance"));
-  f.ch_ratio = number(s.at("ch_ratio"));
-  f.activation_ratio = number(s.at("activation_ratio"));
+  f.small_share = number_or_nan(s.at("small_share"));
+  f.smallest_share = number_or_nan(s.at("smallest_share"));
+  f.unbalance = number_or_nan(s.at("unbalance"));
+  f.ch_ratio = number_or_nan(s.at("ch_ratio"));
+  f.activation_ratio = number_or_nan(s.at("activation_ratio"));
   const auto& c = j.at("criteria");
   f.unbalanced = c.at("unbalanced").get<bool>();
   f.high_ch = c.at("high_ch").get<bool>();
@@ -105,8 +103,8 @@ LayerRecord layer_from(const json& j) {
   l.owner_conv = j.at("owner_conv").get<std::string>();
   l.shape = j.at("shape").get<std::vector<int64_t>>();
   l.lambda = j.at("lambda").get<int64_t>();
-  l.mean_ch = number(j.at("mean_ch"));
-  l.mean_activation = number(j.at("mean_activation"));
+  l.mean_ch = number_or_nan(j.at("mean_ch"));
+  l.mean_activation = number_or_nan(j.at("mean_activation"));
   l.anomaly_count = j.at("anomaly_count").get<int64_t>();
   const auto& p = j.at("passing");
   l.unbalanced = p.at("unbalanced").get<int64_t>();
@@ -114,10 +112,10 @@ LayerRecord layer_from(const json& j) {
   l.active = p.at("active").get<int64_t>();
   l.unbalanced_and_high_ch = p.at("unbalanced_and_high_ch").get<int64_t>();
   const auto& n = j.at("nearest");
-  l.nearest_unbalance = number(n.at("unbalance"));
-  l.nearest_ch_ratio = number(n.at("ch_ratio"));
-  l.nearest_activation_ratio = number(n.at("activation_ratio"));
-  l.nearest_small_share = number(n.at("small_share"));
+  l.nearest_unbalance = number_or_nan(n.at("unbalance"));
+  l.nearest_ch_ratio = number_or_nan(n.at("ch_ratio"));
+  l.nearest_activation_ratio = number_or_nan(n.at("activation_ratio"));
+  l.nearest_small_share = number_or_nan(n.at("small_share"));
   l.closest_misses = j.at("closest_misses").get<std::vector<std::string>>();
   l.seconds = j.at("seconds").get<double>();
   for (const auto& f : j.at("filters")) l.filters.push_back(filter_from(f));

@@ -9,8 +9,6 @@ namespace {
 
 using json = nlohmann::json;
 
-double number(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
-
 template <class R>
 std::optional<R> read_optional(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) return std::nullopt;
@@ -44,13 +42,13 @@ json means_json(const GradientMeans& m) {
           {"ratio", json_number(m.ratio)}};
 }
 void means_from(const json& j, GradientMeans& m) {
-  m.outlier_mean = number(j.at("outlier_mean"));
-  m.normal_mean = number(j.at("normal_mean"));
-  m.ratio = number(j.at("ratio"));
+  m.outlier_mean = number_or_nan(j.at("outlier_mean"));
+  m.normal_mean = number_or_nan(j.at("normal_mean"));
+  m.ratio = number_or_nan(j.at("ratio"));
 }
 
 json mean_sd_json(const MeanSd& m) { return {{"mean", json_number(m.mean)}, {"sd", json_number(m.sd)}}; }
-MeanSd mean_sd_from(const json& j) { return {number(j.at("mean")), number(j.at("sd"))}; }
+MeanSd mean_sd_from(const json& j) { return {number_or_nan(j.at("mean")), number_or_nan(j.at("sd"))}; }
 
 }  // namespace
 
@@ -69,11 +67,11 @@ Enrichment Enrichment::from_json(const json& j) {
   e.replaced = j.at("replaced").get<int64_t>();
   e.outliers = j.at("outliers").get<int64_t>();
   e.replaced_outliers = j.at("replaced_outliers").get<int64_t>();
-  e.precision = number(j.at("precision"));
-  e.recall = number(j.at("recall"));
-  e.base_rate = number(j.at("base_rate"));
-  e.ratio = number(j.at("ratio"));
-  e.p_value = number(j.at("p_value"));
+  e.precision = number_or_nan(j.at("precision"));
+  e.recall = number_or_nan(j.at("recall"));
+  e.base_rate = number_or_nan(j.at("base_rate"));
+  e.ratio = number_or_nan(j.at("ratio"));
+  e.p_value = number_or_nan(j.at("p_value"));
   return e;
 }
 
@@ -159,7 +157,7 @@ TrackRecord TrackRecord::from_json(const json& j, const std::string& source) {
     t.overfit = track_row_from(j.at("overfit"), true);
     t.val_acc_dropped = j.at("val_acc_dropped").get<bool>();
     for (const auto& [name, c] : j.at("spearman").items())
-      t.spearman[name] = {number(c.at("val_loss")), number(c.at("generalisation_gap"))};
+      t.spearman[name] = {number_or_nan(c.at("val_loss")), number_or_nan(c.at("generalisation_gap"))};
     for (const auto& r : j.at("epochs")) t.epochs.push_back(track_row_from(r, false));
     return t;
   });
@@ -229,9 +227,9 @@ GradientsRecord GradientsRecord::from_json(const json& j, const std::string& sou
       t.layers_outliers_larger = e.at("layers_outliers_larger").get<int64_t>();
       means_from(e.at("overall"), t.overall);
       const auto& mw = e.at("overall").at("mann_whitney");
-      t.mann_whitney_u = number(mw.at("u"));
-      t.mann_whitney_z = number(mw.at("z"));
-      t.p_greater = number(mw.at("p_greater"));
+      t.mann_whitney_u = number_or_nan(mw.at("u"));
+      t.mann_whitney_z = number_or_nan(mw.at("z"));
+      t.p_greater = number_or_nan(mw.at("p_greater"));
       if (e.contains("note")) t.note = e.at("note").get<std::string>();
       g.epochs.push_back(std::move(t));
     }
@@ -311,12 +309,12 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
                                    f.at("flagged_at").get<std::vector<std::string>>(), f.at("train_acc").get<double>(),
                                    f.at("val_acc").get<double>(), f.at("train_down").get<bool>(),
                                    f.at("val_up").get<bool>()});
-      m.share_train_down = number(one.at("share_train_down"));
-      m.share_val_up = number(one.at("share_val_up"));
+      m.share_train_down = number_or_nan(one.at("share_train_down"));
+      m.share_val_up = number_or_nan(one.at("share_val_up"));
       const auto& base = j.at("random_baseline");
       for (const auto& s : base.at("seeds"))
         m.baseline_seeds.push_back({s.at("seed").get<int64_t>(), s.at("filters").get<std::vector<std::string>>(),
-                                    number(s.at("share_train_down")), number(s.at("share_val_up"))});
+                                    number_or_nan(s.at("share_train_down")), number_or_nan(s.at("share_val_up"))});
       m.baseline_share_train_down = mean_sd_from(base.at("share_train_down"));
       m.baseline_share_val_up = mean_sd_from(base.at("share_val_up"));
       const auto& a = j.at("all_at_once");

@@ -17,6 +17,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
+#include "filterscope/io/json.h"
 #include "filterscope/core/progress.h"
 #include "filterscope/core/runtime.h"
 #include "filterscope/train/checkpoint.h"
@@ -241,29 +242,24 @@ RunRecord RunRecord::from_json(const nlohmann::json& j, const std::string& sourc
   return r;
 }
 
-RunRecord read_run_record(const fs::path& run_dir) {
+namespace {
+// RUN/run.json parsed; Error naming the run when there is none, or the file when it is not JSON.
+nlohmann::json read_run_json(const fs::path& run_dir) {
   const fs::path path = RunLayout(run_dir).run_json();
   FS_CHECK(fs::exists(path), run_dir.string(), ": not a run directory (no run.json)");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(detail::concat(path.string(), ": not valid JSON (", e.what(), ")"));
-  }
-  return RunRecord::from_json(json, path.string());
+  return read_json_file(path);
+}
+}  // namespace
+
+RunRecord read_run_record(const fs::path& run_dir) {
+  return RunRecord::from_json(read_run_json(run_dir), RunLayout(run_dir).run_json().string());
 }
 
 RunSettings read_run_settings(const fs::path& run_dir) {
-  const fs::path path = RunLayout(run_dir).run_json();
-  FS_CHECK(fs::exists(path), run_dir.string(), ": not a run directory (no run.json)");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(detail::concat(path.string(), ": not valid JSON (", e.what(), ")"));
-  }
-  FS_CHECK(json.contains("settings"), path.string(), ": no \"settings\"");
-  return RunSettings::from_json(json.at("settings"), path.string());
+  const nlohmann::json json = read_run_json(run_dir);
+  const std::string path = RunLayout(run_dir).run_json().string();
+  FS_CHECK(json.contains("settings"), path, ": no \"settings\"");
+  return RunSettings::from_json(json.at("settings"), path);
 }
 
 std::vector<EpochMetrics> read_metrics(const fs::path& run_dir) {
