@@ -12,7 +12,8 @@ namespace filterscope::cli {
 void build_app(CLI::App& app, Commands& commands) {
   app.description(
       "filterscope: finds the filters of a CNN that signal overfitting (GMM clustering of each "
-      "filter's feature maps) and the training samples behind them.");
+      "filter's feature maps) and the training samples behind them, the class-wise activation patterns "
+      "of its layers, and how well its activations tell inputs it was not trained for.");
   app.name("filterscope");
   app.require_subcommand(1);
   app.set_version_flag("--version", "filterscope 0.1.0");
@@ -23,6 +24,8 @@ void build_app(CLI::App& app, Commands& commands) {
   register_gradients(app, commands);
   register_mask(app, commands);
   register_verdict(app, commands);
+  register_activations(app, commands);
+  register_ood(app, commands);
   register_report(app, commands);
   register_docs(app, commands);
 }

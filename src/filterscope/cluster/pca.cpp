@@ -186,7 +186,9 @@ PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
   const int64_t chunk = std::max<int64_t>(1, options.max_batch_mb * (int64_t{1} << 20) / per_filter);
   for (int64_t start = 0; start < c; start += chunk) {
     const int64_t count = std::min(chunk, c - start);
-    at::Tensor x = maps.narrow(0, start, count).to(at::kDouble).contiguous();
+    // A copy even when the maps are float64 already: the centring below is in place, and the
+    // caller's maps must not change.
+    at::Tensor x = maps.narrow(0, start, count).to(at::kDouble, /*non_blocking=*/false, /*copy=*/true).contiguous();
     // 1x1 maps (the last stage of a ResNet on small images) have one coordinate: a zero second
     // one makes them rank 1 rather than an error.
     if (d == 1) x = at::cat({x, at::zeros_like(x)}, 2);

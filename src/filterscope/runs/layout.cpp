@@ -59,7 +59,11 @@ bool RunLayout::is_run() const {
   return fs::is_regular_file(run_json(), ec);
 }
 
-std::vector<int64_t> RunLayout::checkpoint_epochs() const { return epochs_in(checkpoints_dir(), ".pt", nullptr); }
+std::vector<int64_t> RunLayout::checkpoint_epochs() const {
+  std::vector<int64_t> epochs = epochs_in(checkpoints_dir(), ".pt", nullptr);
+  epochs.erase(std::remove(epochs.begin(), epochs.end(), 0), epochs.end());
+  return epochs;
+}
 
 std::vector<int64_t> RunLayout::analysed_epochs() const { return epochs_in(analyses_dir(), "", kAnalysisJson); }
 

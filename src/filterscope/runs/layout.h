@@ -53,8 +53,13 @@ class RunLayout {
   /// Whether root holds a run.json.
   bool is_run() const;
 
-  /// Epochs with a checkpoint file, ascending.
+  /// Trained epochs (1, 2, ...) with a checkpoint file, ascending. The initial weights (epoch 0,
+  /// written before training starts) are not among them: no study treats them as a trained epoch.
   std::vector<int64_t> checkpoint_epochs() const;
+
+  /// The network at initialisation, RUN/checkpoints/epoch-000.pt (what `activations` compares the
+  /// trained network with); runs trained before filterscope kept it have none.
+  std::filesystem::path initial_checkpoint() const { return checkpoint(0); }
 
   /// Epochs with an analysis.json, ascending.
   std::vector<int64_t> analysed_epochs() const;

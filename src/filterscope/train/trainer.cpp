@@ -325,7 +325,9 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
 
   const fs::path run_json = RunLayout(run_dir).run_json();
   if (!options.resume) {
-    FS_CHECK(!fs::exists(run_json) && list_checkpoint_epochs(run_dir).empty(), run_dir.string(),
+    FS_CHECK(!fs::exists(run_json) && list_checkpoint_epochs(run_dir).empty() &&
+                 !fs::exists(RunLayout(run_dir).initial_checkpoint()),
+             run_dir.string(),
              ": already holds a run; pass --resume to continue it or choose another --out");
   }
   ensure_directory(RunLayout(run_dir).checkpoints_dir());
@@ -364,6 +366,20 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
                    static_cast<long long>(start_epoch - 1));
   }
   if (!fs::exists(run_json)) write_file_atomic(run_json, describe_run(run, network).to_json().dump(2) + "\n");
+  const auto checkpoint_info = [&](int64_t epoch) {
+    CheckpointInfo info;
+    info.epoch = epoch;
+    info.network = network->name();
+    info.in_channels = network->in_channels();
+    info.num_classes = network->num_classes();
+    info.input_size = network->input_size();
+    info.settings = run.settings.to_json();
+    return info;
+  };
+  // The initial weights, kept so that a trained network can be set beside its untrained self
+  // (`filterscope activations --against-epoch 0`). Saving draws no random numbers.
+  if (start_epoch == 1 && !fs::exists(RunLayout(run_dir).initial_checkpoint()))
+    save_checkpoint(RunLayout(run_dir).initial_checkpoint(), network, optimizer.get(), checkpoint_info(0));
   result.first_epoch_trained = start_epoch;
 
   // Normalised training images at their own size, once; resizing (if any) happens per batch.
@@ -416,13 +432,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (tty && options.progress) bar.finish();
 
-    CheckpointInfo info;
-    info.epoch = epoch;
-    info.network = network->name();
-    info.in_channels = network->in_channels();
-    info.num_classes = network->num_classes();
-    info.input_size = network->input_size();
-    info.settings = run.settings.to_json();
+    const CheckpointInfo info = checkpoint_info(epoch);
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.
     save_checkpoint(checkpoint_path(run_dir, epoch), network, optimizer.get(), info);
     result.metrics.push_back(m);
