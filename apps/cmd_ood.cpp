@@ -66,7 +66,7 @@ void register_ood(CLI::App& app, Commands& commands) {
     commands.action = [sub, args] {
       const c10::Device device = apply_runtime(args->runtime);
       check_model_flags(sub, args->model);
-      FS_CHECK(args->request.ood.ood_data_dir.empty() || !args->request.ood.ood_dataset.empty(),
+      FS_CHECK(args->request.ood.ood_data_dir.empty() || args->request.ood.ood_dataset != "none",
                "--ood-data-dir needs --ood-dataset");
       ModelSourceOptions options = args->source;
       options.path = args->model;

@@ -16,7 +16,6 @@ metrics. The same work as the two commands with their defaults:
 Prints one JSON line: seconds per part and in all.
 """
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -33,18 +32,11 @@ from sklearn.neighbors import NearestNeighbors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "models"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "activations"))
+from check_ood_reference import read_idx, read_mnist_json  # noqa: E402
 from export_torchscript import load_checkpoint_network  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx(path, images=True):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if images:
-        n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-        return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
-    return np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
 
 
 def main():
@@ -72,11 +64,7 @@ def main():
     train_idx = np.array(run["dataset"]["train_indices"])[: args.fit_images]
     train = read_idx(os.path.join(FASHION, "train-images-idx3-ubyte.gz"))[train_idx]
     train_y = read_idx(os.path.join(FASHION, "train-labels-idx1-ubyte.gz"), images=False)[train_idx]
-    mnist = []
-    for d in range(10):
-        with open(os.path.join(args.mnist, f"{d}.json")) as f:
-            mnist.append(np.floor(np.array(json.load(f)["data"]) * 255 + 0.5).astype(np.uint8).reshape(-1, 1, 28, 28))
-    mnist = np.concatenate(mnist)[: args.images]
+    mnist = read_mnist_json(args.mnist)[0][: args.images]
     times["load"] = time.perf_counter() - t0
 
     hidden = [name for name, m in net.named_modules() if isinstance(m, torch.nn.ReLU)]
@@ -85,7 +73,10 @@ def main():
     for name in hidden + ["classifier.0", "classifier.2"]:
         modules[name].register_forward_hook(lambda m, i, o, name=name: got.__setitem__(name, (i[0].detach(), o.detach())))
 
+    net_seconds = [0.0]  # forward (and ODIN's backward) passes; the rest is statistics
+
     def run_net(pixels, batch=256):
+        t_net = time.perf_counter()
         outs = {n: [] for n in hidden}
         fc_in = {n: [] for n in ("classifier.0", "classifier.2")}
         logits = []
@@ -98,8 +89,10 @@ def main():
                 outs[n].append((o.flatten(2).mean(2) if o.dim() == 4 else o).numpy())
             for n in fc_in:
                 fc_in[n].append(got[n][0].flatten(1).numpy())
-        return np.concatenate(logits), {n: np.concatenate(v) for n, v in outs.items()}, \
+        result = np.concatenate(logits), {n: np.concatenate(v) for n, v in outs.items()}, \
             {n: np.concatenate(v) for n, v in fc_in.items()}
+        net_seconds[0] += time.perf_counter() - t_net
+        return result
 
     # ---- activations: the in-distribution set and its inverted copy
     t0 = time.perf_counter()
@@ -159,12 +152,14 @@ def main():
     # GMM per filter of the last hidden layer with maps, on 1,000 training images.
     gmm_layer = [n for n in hidden if n.startswith("features")][-1]
     maps = []
+    t_net = time.perf_counter()
     for s in range(0, 1000, 250):
         x = torch.from_numpy((train[s:s + 250].astype(np.float32) / np.float32(255) - mean) / std)
         with torch.no_grad():
             net(x)
         maps.append(got[gmm_layer][1].numpy())
     maps = np.concatenate(maps)
+    net_seconds[0] += time.perf_counter() - t_net
     gmms = []
     for c in range(maps.shape[1]):
         x = maps[:, c].reshape(len(maps), -1).astype(np.float64)
@@ -206,6 +201,7 @@ def main():
             total = total - (pp * (np.log(pp) - np.log(qq))).sum(1)
         sc["pattern"] = total
         # ODIN
+        t_net = time.perf_counter()
         odin = []
         for s in range(0, len(px), 256):
             x = torch.from_numpy((px[s:s + 256].astype(np.float32) / np.float32(255) - mean) / std).requires_grad_(True)
@@ -216,12 +212,15 @@ def main():
                 o = net(x.detach() - 0.0014 * g.sign()).double() / 1000.0
             odin.append(torch.softmax(o, 1).max(1).values.numpy())
         sc["odin"] = np.concatenate(odin)
+        net_seconds[0] += time.perf_counter() - t_net
         # GMM likelihood
         ll = np.zeros(len(px))
         for s in range(0, len(px), 1000):
             x = torch.from_numpy((px[s:s + 1000].astype(np.float32) / np.float32(255) - mean) / std)
+            t_net = time.perf_counter()
             with torch.no_grad():
                 net(x)
+            net_seconds[0] += time.perf_counter() - t_net
             m = got[gmm_layer][1].numpy()
             for c, (pca, g) in enumerate(gmms):
                 if g is not None:
@@ -238,6 +237,8 @@ def main():
                       "aupr_in": average_precision_score(y, s), "aupr_out": average_precision_score(1 - y, -s)}
     times["ood_score"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_start
+    times["network_passes"] = net_seconds[0]
+    times["statistics"] = times["total"] - times["load"] - net_seconds[0]
     print(json.dumps({"seconds": times, "auroc": {d: round(m["auroc"], 4) for d, m in metrics.items()}}))
 
 

@@ -33,7 +33,15 @@ py = json.loads(open(f"{d}/python.log").read().strip().splitlines()[-1])
 ours = t["activations"] + t["ood"]
 print(f"filterscope {ours:.1f} s (activations {t['activations']:.1f}, ood {t['ood']:.1f}); Python {t['python']:.1f} s "
       f"(parts {', '.join(f'{k} {v:.1f}' for k, v in py['seconds'].items())}); ratio {t['python'] / ours:.1f}x")
+act = json.load(open(f"{d}/act/activations.json"))
 rec = json.load(open(f"{d}/ood/ood.json"))
+odin = next((x["seconds"] for x in rec["detectors"] if x["name"] == "odin"), 0.0)
+ours_net = act["forward_seconds"] + rec["forward_seconds"] + odin
+ours_stats = act["seconds"] + rec["seconds"] - ours_net
+print(f"network passes (forward; ODIN's backward and second pass): filterscope {ours_net:.1f} s, Python "
+      f"{py['seconds']['network_passes']:.1f} s; statistics: filterscope {ours_stats:.2f} s, Python "
+      f"{py['seconds']['statistics']:.1f} s, ratio {py['seconds']['statistics'] / ours_stats:.1f}x; "
+      f"start-up, data and files: filterscope {ours - act['seconds'] - rec['seconds']:.1f} s, Python {t['python'] - py['seconds']['total'] + py['seconds']['load']:.1f} s")
 print("AUROC vs MNIST, filterscope / Python:", ", ".join(
     f"{x['name']} {x['sets']['mnist-json']['auroc']:.3f}/{py['auroc'][x['name']]:.3f}" for x in rec["detectors"]))
 PY

@@ -188,6 +188,9 @@ TEST_F(PatternCommands, BadInputGetsOneClearError) {
   EXPECT_NE(r.err.find("OOD set cifar10: images are 3x32x32 after the model's input transform, but the model takes 1x28x28"),
             std::string::npos)
       << r.err;
+  r = run_cli({"ood", run().string(), "--ood-dataset", "mnist-json", "--ood-data-dir", (*dir_ / "nowhere").string(),
+               "--quiet", "--out", (*dir_ / "x").string()});
+  EXPECT_NE(r.err.find("--ood-dataset mnist-json (--ood-data-dir"), std::string::npos) << r.err;
   r = run_cli({"ood", run().string(), "--sets", "invert,sepia", "--quiet", "--out", (*dir_ / "x").string()});
   EXPECT_NE(r.err.find("--sets: unknown OOD set \"sepia\""), std::string::npos) << r.err;
   r = run_cli({"ood", run().string(), "--detectors", "msp,vim", "--quiet", "--out", (*dir_ / "x").string()});

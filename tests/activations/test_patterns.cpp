@@ -67,6 +67,14 @@ TEST(Patterns, InteractionsAboveTheAverageShare) {
   const at::Tensor x = rows({{1, 2}}).to(at::kFloat);
   const at::Tensor w = rows({{1, 1}, {3, -1}}).to(at::kFloat);
   EXPECT_EQ(flags(significant_interactions(x, w)), (std::vector<bool>{false, true, true, false}));
+  // Counted directly, the interactions give what the boolean tensor gives.
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  const at::Tensor xs = at::relu(at::randn({40, 7}, gen)), ws = at::randn({5, 7}, gen);
+  const at::Tensor labels = at::randint(0, 3, {40}, gen, at::kLong);
+  ClassCounts direct(3, {5, 7}), via_bool(3, {5, 7});
+  direct.add_interactions(xs, ws, labels);
+  via_bool.add(significant_interactions(xs, ws), labels);
+  EXPECT_TRUE(direct.frequencies().equal(via_bool.frequencies()));
   // An output whose terms are all zero has no significant term.
   EXPECT_EQ(flags(significant_interactions(rows({{0, 0}}).to(at::kFloat), w)), (std::vector<bool>(4, false)));
 }

@@ -116,7 +116,8 @@ struct SetCounts {
 
 SetCounts count_set(ProbedModel& model, const SetImages& set, const InputTransform& transform,
                     const std::vector<std::string>& layers, std::vector<InteractionLayer>& fcs,
-                    const ActivationsRequest& request, int64_t num_classes, std::vector<std::string>& notes) {
+                    const ActivationsRequest& request, int64_t num_classes, std::vector<std::string>& notes,
+                    double& forward_seconds) {
   const MapReduce reduce = parse_map_reduce(request.patterns.reduce);
   std::vector<std::string> probes = layers;
   for (const auto& l : fcs) {
@@ -165,14 +166,15 @@ SetCounts count_set(ProbedModel& model, const SetImages& set, const InputTransfo
                      }
                      auto& c = counts.interactions[l.layer];
                      if (!c.defined()) c = ClassCounts(num_classes, {l.weight.size(0), l.weight.size(1)});
-                     const int64_t per_image = l.weight.numel();
-                     const int64_t chunk = std::max<int64_t>(1, (32 << 20) / per_image);
+                     // Chunks of about 4M terms (16 MB) stay near the cache.
+                     const int64_t chunk = std::max<int64_t>(1, (4 << 20) / l.weight.numel());
                      for (int64_t s = 0; s < x.size(0); s += chunk) {
                        const int64_t n = std::min(chunk, x.size(0) - s);
-                       c.add(significant_interactions(x.narrow(0, s, n), l.weight), labels.narrow(0, s, n));
+                       c.add_interactions(x.narrow(0, s, n), l.weight, labels.narrow(0, s, n));
                      }
                    }
-                 });
+                 },
+                 &forward_seconds);
   return counts;
 }
 
@@ -276,7 +278,8 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
     for (const auto& s : sets) {
       log(role + ": " + s.name + " (" + std::to_string(s.data.size()) + " images, " + std::to_string(layers.size()) +
           " layers)");
-      SetCounts counts = count_set(m, s, model.run.transform, layers, fcs, request, num_classes, record.notes);
+      SetCounts counts =
+          count_set(m, s, model.run.transform, layers, fcs, request, num_classes, record.notes, record.forward_seconds);
       for (const auto& layer : layers) {
         for (int sig = 0; sig < 2; ++sig) {
           const at::Tensor f = counts.layers.at(layer)[static_cast<size_t>(sig)].frequencies();

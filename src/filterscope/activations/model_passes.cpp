@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "filterscope/core/error.h"
 
@@ -110,14 +111,18 @@ std::vector<std::string> chosen_layers(const ProbedModel& model, const std::stri
 
 void for_each_batch(ProbedModel& model, const Dataset& data, const InputTransform& transform,
                     const std::vector<std::string>& probes, bool need_logits, int64_t batch_size,
-                    const std::function<void(int64_t, const at::Tensor&, const ProbeOutputs&)>& visit) {
+                    const std::function<void(int64_t, const at::Tensor&, const ProbeOutputs&)>& visit,
+                    double* forward_seconds) {
   for (int64_t start = 0; start < data.size(); start += batch_size) {
     const int64_t count = std::min(batch_size, data.size() - start);
     const at::Tensor positions = at::arange(start, start + count, at::kLong);
+    const auto t0 = std::chrono::steady_clock::now();
     const at::Tensor x = make_input(data, transform, positions).to(model.device());
     ProbeOutputs out = model.forward_probes(x, probes, need_logits);
     for (auto& [name, t] : out.outputs) t = t.to(at::kCPU);
     if (out.logits.defined()) out.logits = out.logits.to(at::kCPU);
+    if (forward_seconds != nullptr)
+      *forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     FS_CHECK(!need_logits || out.logits.defined(), model.description(),
              ": the model's output is not [N, classes] logits");
     visit(start, data.labels.narrow(0, start, count), out);

@@ -50,8 +50,10 @@ std::vector<std::string> chosen_layers(const ProbedModel& model, const std::stri
 
 /// Runs the model over every image of `data` in batches (eval mode, no gradients) and calls
 /// visit(start, labels, outputs) with the probes' outputs (on the CPU) and, when asked, the logits.
+/// Adds the time spent in the model's forward passes to *forward_seconds when given.
 void for_each_batch(ProbedModel& model, const Dataset& data, const InputTransform& transform,
                     const std::vector<std::string>& probes, bool need_logits, int64_t batch_size,
-                    const std::function<void(int64_t start, const at::Tensor& labels, const ProbeOutputs& out)>& visit);
+                    const std::function<void(int64_t start, const at::Tensor& labels, const ProbeOutputs& out)>& visit,
+                    double* forward_seconds = nullptr);
 
 }  // namespace filterscope

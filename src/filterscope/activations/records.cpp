@@ -90,6 +90,7 @@ json ActivationsRecord::to_json() const {
                                  {"frequencies_file", optional_text(i.frequencies_file)}});
   j["notes"] = notes;
   j["seconds"] = seconds;
+  j["forward_seconds"] = forward_seconds;
   return j;
 }
 
@@ -154,6 +155,7 @@ ActivationsRecord ActivationsRecord::from_json(const json& j, const std::string&
     }
     r.notes = j.at("notes").get<std::vector<std::string>>();
     r.seconds = j.at("seconds").get<double>();
+    r.forward_seconds = j.at("forward_seconds").get<double>();
     return r;
   });
 }
@@ -184,6 +186,7 @@ json OodRecord::to_json() const {
   j["in_accuracy"] = json_number(in_accuracy);
   j["notes"] = notes;
   j["seconds"] = seconds;
+  j["forward_seconds"] = forward_seconds;
   return j;
 }
 
@@ -224,6 +227,7 @@ OodRecord OodRecord::from_json(const json& j, const std::string& source) {
     r.in_accuracy = number_or_nan(j.at("in_accuracy"));
     r.notes = j.at("notes").get<std::vector<std::string>>();
     r.seconds = j.at("seconds").get<double>();
+    r.forward_seconds = j.at("forward_seconds").get<double>();
     return r;
   });
 }

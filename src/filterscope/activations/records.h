@@ -73,7 +73,8 @@ struct ActivationsRecord {
   std::vector<DivergenceRecord> divergences;
   std::vector<InteractionRecord> interactions;
   std::vector<std::string> notes;
-  double seconds = 0;
+  double seconds = 0;          ///< the whole computation
+  double forward_seconds = 0;  ///< of which the model's forward passes (input preparation included)
 
   nlohmann::json to_json() const;
   static ActivationsRecord from_json(const nlohmann::json& json, const std::string& source);
@@ -107,7 +108,8 @@ struct OodRecord {
   int64_t gmm_filters = 0;  ///< filters with a usable mixture
   double in_accuracy = 0;   ///< accuracy on the in-distribution images
   std::vector<std::string> notes;
-  double seconds = 0;
+  double seconds = 0;          ///< the whole computation
+  double forward_seconds = 0;  ///< of which the forward passes of fitting and scoring (ODIN's are its own)
 
   nlohmann::json to_json() const;
   static OodRecord from_json(const nlohmann::json& json, const std::string& source);
