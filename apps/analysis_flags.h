@@ -37,6 +37,23 @@ inline ModelSourceKind check_model_flags(const CLI::App* sub, const std::string&
   return kind;
 }
 
+/// What a command that studies one model opens: the model (its flags checked against what the
+/// argument is) on the device, and the folder of its results: --out, or `name` inside the model's
+/// analysis folder.
+struct CommandModel {
+  ModelSource source;
+  std::filesystem::path out;
+};
+inline CommandModel open_command_model(const CLI::App* sub, const std::string& model, const ModelSourceOptions& flags,
+                                       const c10::Device& device, const std::string& out, const std::string& name) {
+  check_model_flags(sub, model);
+  ModelSourceOptions options = flags;
+  options.path = model;
+  CommandModel m{open_model_source(options, device), {}};
+  m.out = out.empty() ? m.source.default_analysis_dir() / name : std::filesystem::path(out);
+  return m;
+}
+
 /// The probe set and every analysis setting.
 inline void add_analysis_flags(CLI::App* sub, AnalyzeOptions& analyze, ProbeSetOptions& probe) {
   add_params(sub, probe, ProbeSetOptions::params());

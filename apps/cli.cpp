@@ -13,7 +13,8 @@ void build_app(CLI::App& app, Commands& commands) {
   app.description(
       "filterscope: finds the filters of a CNN that signal overfitting (GMM clustering of each "
       "filter's feature maps) and the training samples behind them, the class-wise activation patterns "
-      "of its layers, and how well its activations tell inputs it was not trained for.");
+      "of its layers, how well its activations tell inputs it was not trained for, and what its filters "
+      "respond to.");
   app.name("filterscope");
   app.require_subcommand(1);
   app.set_version_flag("--version", "filterscope 0.1.0");
@@ -26,6 +27,8 @@ void build_app(CLI::App& app, Commands& commands) {
   register_verdict(app, commands);
   register_activations(app, commands);
   register_ood(app, commands);
+  register_visualize(app, commands);
+  register_hierarchy(app, commands);
   register_report(app, commands);
   register_docs(app, commands);
 }

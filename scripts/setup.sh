@@ -15,7 +15,7 @@ packages=(
   libstb-dev                 # PNG/JPEG decoding for image folders, PNG encoding for reports
   dataset-fashion-mnist      # the default dataset (/usr/share/datasets/fashion-mnist)
   chromium                   # headless browser that renders `filterscope report` in the tests
-  python3 python3-numpy python3-torch python3-torchvision python3-sklearn  # reference side
+  python3 python3-numpy python3-torch python3-torchvision python3-sklearn python3-scipy  # reference side
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include "filterscope/activations/patterns.h"
 #include "filterscope/capture/capture.h"
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/core/files.h"
 #include "filterscope/data/shift.h"
 #include "filterscope/io/json.h"
@@ -74,15 +75,6 @@ namespace {
 
 using Log = std::function<void(const std::string&)>;
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 std::string number_text(double v) {
   char text[32];

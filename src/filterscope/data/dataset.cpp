@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "filterscope/core/error.h"
 
@@ -182,7 +183,25 @@ DatasetSplits load_all_classes(const DataOptions& options) {
 
 DatasetSplits load_dataset(const DataOptions& options) {
   validate_params(options, DataOptions::params());
-  DatasetSplits splits = load_all_classes(options);
+  // The last dataset read is kept: a command that opens a model (which reads its run's data) and
+  // then draws more images from the same dataset decodes the files once. Nothing writes into a
+  // loaded dataset's tensors (subsets, shifts and label noise make new ones).
+  static std::mutex mutex;
+  static std::string last_key;
+  static DatasetSplits last;
+  const std::string key = options.dataset + "\n" + options.data_dir + "\n" + std::to_string(options.synthetic_size) +
+                          "\n" + std::to_string(options.synthetic_seed);
+  DatasetSplits splits;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (key == last_key) {
+      splits = last;
+    } else {
+      splits = load_all_classes(options);
+      last = splits;
+      last_key = key;
+    }
+  }
   if (options.classes.empty()) return splits;
   const std::vector<int64_t> keep = parse_class_list(options.classes, splits.train.num_classes, options.dataset);
   splits.train = select_classes(splits.train, keep);

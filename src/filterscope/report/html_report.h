@@ -55,6 +55,7 @@ ReportResult write_report(const std::filesystem::path& run_dir, const ReportOpti
 /// The HTML templates and their shared parts (src/filterscope/report/, compiled in).
 const std::string& report_template();
 const std::string& patterns_template();  ///< the pages of `activations` and `ood`
+const std::string& explain_template();   ///< the pages of `visualize` and `hierarchy`
 const std::string& page_common_css();
 const std::string& page_common_js();
 
