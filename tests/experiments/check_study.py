@@ -53,6 +53,17 @@ with open(os.path.join(run, last, "ood", "ood_scores.csv")) as f:
     rows = list(csv.DictReader(f))
 if len(rows) != ood["in_distribution"]["images"] + sum(s["images"] for s in ood["ood_sets"]):
     problems.append(f"ood_scores.csv has {len(rows)} rows")
+# Step 8: what the filters learn.
+vis = load(os.path.join(last, "visualize", "visualize.json"))
+if len(vis["maximisation"]["images"]) != 10 or vis["maximisation"]["class_success_rate"] is None:
+    problems.append("visualize did not maximise the 10 class logits")
+if not vis.get("gradcam") or not vis.get("top"):
+    problems.append("visualize wrote no Grad-CAM or top images")
+hier = load(os.path.join(last, "hierarchy", "hierarchy.json"))
+if hier["labels"][-1] != "noise" or len(hier["mst"]) != len(hier["labels"]) - 1:
+    problems.append("hierarchy: no noise category or a wrong MST")
+if not os.path.exists(os.path.join(run, last, "hierarchy", "tree-0.json")):
+    problems.append("hierarchy wrote no prediction tree")
 enrichment = track["overfit"]["enrichment"]
 if enrichment is None or enrichment["replaced"] == 0:
     problems.append("a training probe set of a noisy run should record replaced labels")
