@@ -319,6 +319,16 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   return data;
 }
 
+namespace {
+/// The text between `open` and `close` in a page template; throws when the template has none.
+std::string part_of(const std::string& page, const std::string& open, const std::string& close) {
+  const size_t start = page.find(open);
+  const size_t end = start == std::string::npos ? std::string::npos : page.find(close, start + open.size());
+  FS_ASSERT(end != std::string::npos, "page template has no ", open, "...", close);
+  return page.substr(start + open.size(), end - start - open.size());
+}
+}  // namespace
+
 std::string render_page(const std::string& page_template, const nlohmann::json& data) {
   std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // Inside <script> the text "</" would end the element early.
@@ -328,12 +338,18 @@ std::string render_page(const std::string& page_template, const nlohmann::json& 
     if (json[i] == '<' && i + 1 < json.size() && json[i + 1] == '/') safe += "<\\";
     else safe += json[i];
   }
-  std::string page = page_template;
-  for (const auto& [marker, text] : {std::pair<std::string, const std::string*>{"/*FILTERSCOPE_COMMON_CSS*/", &page_common_css()},
+  const std::string title = part_of(page_template, "<title>", "</title>");
+  const std::string css = part_of(page_template, "<style>\n", "</style>");
+  const std::string js = part_of(page_template, "<script>\n", "</script>");
+  std::string page = page_skeleton();
+  for (const auto& [marker, text] : {std::pair<std::string, const std::string*>{"/*FILTERSCOPE_TITLE*/", &title},
+                                     {"/*FILTERSCOPE_COMMON_CSS*/", &page_common_css()},
+                                     {"/*FILTERSCOPE_PAGE_CSS*/", &css},
                                      {"/*FILTERSCOPE_COMMON_JS*/", &page_common_js()},
+                                     {"/*FILTERSCOPE_PAGE_JS*/", &js},
                                      {"/*FILTERSCOPE_DATA*/null", &safe}}) {
     const size_t at = page.find(marker);
-    FS_ASSERT(at != std::string::npos, "page template has no ", marker, " marker");
+    FS_ASSERT(at != std::string::npos, "page skeleton has no ", marker, " marker");
     page.replace(at, marker.size(), *text);
   }
   return page;

@@ -45,7 +45,8 @@ nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOpt
 /// The page for `data`: the template with the JSON embedded.
 std::string render_report(const nlohmann::json& data);
 
-/// Any page: the template with the shared CSS and JS pasted in and `data` embedded as JSON.
+/// Any page: the template's title, CSS and script put into the shared skeleton with the shared
+/// CSS and JS, and `data` embedded as JSON.
 std::string render_page(const std::string& page_template, const nlohmann::json& data);
 
 /// make_missing_projections, then report_data + render_report, written atomically.
@@ -56,6 +57,7 @@ ReportResult write_report(const std::filesystem::path& run_dir, const ReportOpti
 const std::string& report_template();
 const std::string& patterns_template();  ///< the pages of `activations` and `ood`
 const std::string& explain_template();   ///< the pages of `visualize` and `hierarchy`
+const std::string& page_skeleton();  ///< the HTML around every page
 const std::string& page_common_css();
 const std::string& page_common_js();
 
