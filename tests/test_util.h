@@ -48,6 +48,24 @@ nlohmann::json read_json(const std::filesystem::path& path);
 /// args followed by more: a command line with extra flags.
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more);
 
+/// A run directory trained once for a whole test suite (Suite: the fixture itself, so that every
+/// suite has its own): SetUpTestSuite calls train(args), the tests read run().
+template <class Suite>
+class SuiteRun : public ::testing::Test {
+ protected:
+  static void train(const std::vector<std::string>& args) {
+    dir_ = new TempDir();
+    const CliRun r = run_cli(with(args, {"--out", run().string()}));
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::filesystem::path run() { return *dir_ / "run"; }
+  static inline TempDir* dir_ = nullptr;
+};
+
 }  // namespace filterscope::testing
 
 #include "filterscope/models/probed_model.h"

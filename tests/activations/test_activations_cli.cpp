@@ -28,21 +28,10 @@ using testing::with;
 const std::vector<std::string> kTrain = {"train", "--dataset", "synthetic", "--synthetic-size", "1500", "--classes",
                                          "0-5", "--train-size", "500", "--val-size", "120", "--epochs", "3", "--quiet"};
 
-class PatternCommands : public ::testing::Test {
+class PatternCommands : public testing::SuiteRun<PatternCommands> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    const auto r = run_cli(with(kTrain, {"--out", run().string()}));
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static std::filesystem::path run() { return *dir_ / "run"; }
-  static TempDir* dir_;
+  static void SetUpTestSuite() { train(kTrain); }
 };
-TempDir* PatternCommands::dir_ = nullptr;
 
 // The S1 frequencies of a layer computed here from the model's own probe outputs.
 at::Tensor s1_frequencies(ModelSource& source, const Dataset& data, const std::string& layer) {

@@ -127,22 +127,13 @@ TEST(Hierarchy, ClassWithoutImagesIsNamed) {
   EXPECT_NE(e.find("has no images"), std::string::npos) << e;
 }
 
-class ExplainCommands : public ::testing::Test {
+class ExplainCommands : public testing::SuiteRun<ExplainCommands> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    const auto r = run_cli({"train", "--dataset", "synthetic", "--synthetic-size", "1500", "--classes", "0-5", "--train-size",
-                            "500", "--val-size", "120", "--epochs", "4", "--quiet", "--out", run().string()});
-    ASSERT_EQ(r.code, 0) << r.err;
+    train({"train", "--dataset", "synthetic", "--synthetic-size", "1500", "--classes", "0-5", "--train-size", "500",
+           "--val-size", "120", "--epochs", "4", "--quiet"});
   }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static std::filesystem::path run() { return *dir_ / "run"; }
-  static TempDir* dir_;
 };
-TempDir* ExplainCommands::dir_ = nullptr;
 
 TEST_F(ExplainCommands, VisualizeRaisesObjectivesFoolsAndExplains) {
   const auto out = *dir_ / "vis";

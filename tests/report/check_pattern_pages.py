@@ -20,28 +20,24 @@ parser.add_argument("--workdir", required=True)
 args = parser.parse_args()
 browser = Browser(args.workdir)
 
-act = os.path.join(args.workdir, "activations")
-r = Browser.run([args.filterscope, "activations", args.run, "--against-epoch", "0", "--quiet", "--out", act])
-if r.returncode != 0:
-    sys.exit(f"filterscope activations failed: {r.stderr}")
-page = os.path.join(act, "activations.html")
-size_a = browser.offline(page, "activations")
-html, charts_a = browser.browse(page, "activations", expect_charts=10)
-for needed in ("Sparsity by depth", "KL divergences", "Neuron-weight interactions", "Histograms of class-wise"):
-    if needed not in html:
-        browser.problems.append(f"activations: the page does not show {needed!r}")
+charts, sizes = {}, {}
+for name, command, expect, needed in (
+        ("activations", ["activations", args.run, "--against-epoch", "0"], 10,
+         ("Sparsity by depth", "KL divergences", "Neuron-weight interactions", "Histograms of class-wise")),
+        ("ood", ["ood", args.run, "--sets", "invert,blur,uniform", "--ood-dataset", "mnist-json", "--ood-data-dir",
+                 args.mnist, "--fit-images", "1000", "--gmm-images", "300"], 5,
+         ("AUROC of every detector", "ROC curves", "mahalanobis_multi", "mnist-json"))):
+    out = os.path.join(args.workdir, name)
+    r = Browser.run([args.filterscope, *command, "--quiet", "--out", out])
+    if r.returncode != 0:
+        sys.exit(f"filterscope {name} failed: {r.stderr}")
+    page = os.path.join(out, name + ".html")
+    sizes[name] = browser.offline(page, name)
+    html, charts[name] = browser.browse(page, name, expect_charts=expect)
+    for text in needed:
+        if text not in html:
+            browser.problems.append(f"{name}: the page does not show {text!r}")
 
-ood = os.path.join(args.workdir, "ood")
-r = Browser.run([args.filterscope, "ood", args.run, "--sets", "invert,blur,uniform", "--ood-dataset", "mnist-json",
-                 "--ood-data-dir", args.mnist, "--fit-images", "1000", "--gmm-images", "300", "--quiet", "--out", ood])
-if r.returncode != 0:
-    sys.exit(f"filterscope ood failed: {r.stderr}")
-page = os.path.join(ood, "ood.html")
-size_o = browser.offline(page, "ood")
-html, charts_o = browser.browse(page, "ood", expect_charts=5)
-for needed in ("AUROC of every detector", "ROC curves", "mahalanobis_multi", "mnist-json"):
-    if needed not in html:
-        browser.problems.append(f"ood: the page does not show {needed!r}")
-
-browser.finish(f"activations page: {charts_a} charts, {size_a / 1024:.0f} KB; ood page: {charts_o} charts, "
-               f"{size_o / 1024:.0f} KB; both render in Chromium without errors; screenshots in {args.workdir}")
+browser.finish(f"activations page: {charts['activations']} charts, {sizes['activations'] / 1024:.0f} KB; ood page: "
+               f"{charts['ood']} charts, {sizes['ood'] / 1024:.0f} KB; both render in Chromium without errors; "
+               f"screenshots in {args.workdir}")

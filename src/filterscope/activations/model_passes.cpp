@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope {
 
@@ -85,21 +86,13 @@ std::string feature_layer(const ProbedModel& model) {
 std::vector<std::string> chosen_layers(const ProbedModel& model, const std::string& text, const std::string& flag,
                                        const std::vector<std::string>& fallback) {
   if (text.empty()) return fallback;
-  std::vector<std::string> names;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string name = text.substr(start, comma - start);
-    if (!name.empty()) {
-      try {
-        model.probe(name);
-      } catch (const Error& e) {
-        throw Error(detail::concat(flag, ": ", e.what()));
-      }
-      names.push_back(name);
+  const std::vector<std::string> names = split_list(text);
+  for (const auto& name : names) {
+    try {
+      model.probe(name);
+    } catch (const Error& e) {
+      throw Error(detail::concat(flag, ": ", e.what()));
     }
-    start = comma + 1;
   }
   FS_CHECK(!names.empty(), flag, " \"", text, "\" names no probe point");
   // Forward order, whatever order they were given in.
