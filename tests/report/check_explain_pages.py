@@ -19,7 +19,7 @@ args = parser.parse_args()
 browser = Browser(args.workdir)
 charts = {}
 for name, command, expect, needed in (
-        ("visualize", ["visualize", args.run, "--steps", "64", "--fool", "Coat:Shirt", "--fool-images", "4",
+        ("visualize", ["visualize", args.run, "--steps", "64", "--fool", "Sneaker:Sandal", "--fool-images", "4",
                        "--gradcam-images", "8"], 8,
          ("Activation maximisation", "Pixel fooling", "Grad-CAM", "Top images", "Out-of-sample")),
         ("hierarchy", ["hierarchy", args.run, "--noise-class", "100", "--tree-images", "16"], 3,
