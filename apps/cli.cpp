@@ -30,6 +30,8 @@ void build_app(CLI::App& app, Commands& commands) {
   register_visualize(app, commands);
   register_hierarchy(app, commands);
   register_report(app, commands);
+  register_record(app, commands);
+  register_serve(app, commands);
   register_docs(app, commands);
 }
 

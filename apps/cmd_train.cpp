@@ -13,6 +13,8 @@ namespace {
 struct TrainCommandOptions {
   std::string out;      ///< run directory
   bool resume = false;  ///< continue from the last complete checkpoint
+  int64_t log_every = 0;     ///< steps between weight records in the run log
+  bool no_run_log = false;   ///< train without RUN/run.sqlite
 
   static const ParamTable<TrainCommandOptions>& params() {
     static const ParamTable<TrainCommandOptions> table = {
@@ -20,6 +22,12 @@ struct TrainCommandOptions {
         {"resume", &TrainCommandOptions::resume,
          "continue the run in --out from its last complete checkpoint; settings come from its run.json (only "
          "--epochs, --threads and --device may change)"},
+        {"log-every", &TrainCommandOptions::log_every,
+         "steps between weight records in RUN/run.sqlite (besides every epoch end); 0 = four times an epoch. "
+         "A resumed run keeps the interval it started with",
+         Bounds::closed(0, 1e9)},
+        {"no-run-log", &TrainCommandOptions::no_run_log,
+         "do not record RUN/run.sqlite (the explorer's log of weights and validation outcomes)"},
     };
     return table;
   }
@@ -70,6 +78,8 @@ void register_train(CLI::App& app, Commands& commands) {
       TrainRunOptions options;
       options.resume = args->command.resume;
       options.progress = !args->runtime.quiet;
+      options.run_log = !args->command.no_run_log;
+      options.log_every = args->command.log_every;
       const TrainResult result = train_run(run, args->command.out, options);
       if (!result.metrics.empty()) {
         const EpochMetrics& last = result.metrics.back();

@@ -24,6 +24,8 @@ void register_activations(CLI::App& app, Commands& commands);
 void register_ood(CLI::App& app, Commands& commands);
 void register_visualize(CLI::App& app, Commands& commands);
 void register_hierarchy(CLI::App& app, Commands& commands);
+void register_record(CLI::App& app, Commands& commands);
+void register_serve(CLI::App& app, Commands& commands);
 void register_docs(CLI::App& app, Commands& commands);
 
 }  // namespace filterscope::cli

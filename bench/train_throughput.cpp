@@ -61,19 +61,24 @@ int main(int argc, char** argv) {
     const at::Tensor x = make_input(run.data.train, native);
     const at::Tensor y = run.data.train.labels;
 
-    std::vector<double> bare, ours_steps, ours_epochs;
+    // With the run log (the default: RUN/run.sqlite, four weight records an epoch and every
+    // validation outcome) and without it, alternating within each round.
+    std::vector<double> bare, ours_steps, ours_epochs, nolog_steps, nolog_epochs;
     for (int r = 0; r < rounds; ++r) {
       bare.push_back(bare_loop(x, y, epochs, 32));
-      const auto dir = std::filesystem::temp_directory_path() / ("fs-bench-train-" + std::to_string(r));
-      std::filesystem::remove_all(dir);
-      TrainRunOptions o;
-      o.progress = false;
-      const auto t0 = std::chrono::steady_clock::now();
-      const TrainResult result = train_run(run, dir, o);
-      const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ours_steps.push_back(result.images_per_second);
-      ours_epochs.push_back(train_size * epochs / whole);
-      std::filesystem::remove_all(dir);
+      for (const bool log : {true, false}) {
+        const auto dir = std::filesystem::temp_directory_path() / ("fs-bench-train-" + std::to_string(r));
+        std::filesystem::remove_all(dir);
+        TrainRunOptions o;
+        o.progress = false;
+        o.run_log = log;
+        const auto t0 = std::chrono::steady_clock::now();
+        const TrainResult result = train_run(run, dir, o);
+        const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        (log ? ours_steps : nolog_steps).push_back(result.images_per_second);
+        (log ? ours_epochs : nolog_epochs).push_back(train_size * epochs / whole);
+        std::filesystem::remove_all(dir);
+      }
     }
     auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
@@ -89,7 +94,11 @@ int main(int argc, char** argv) {
                           {"bare_loop_images_per_s", median(bare)},
                           {"filterscope_train_steps_images_per_s", median(ours_steps)},
                           {"filterscope_whole_epochs_images_per_s", median(ours_epochs)},
-                          {"ratio_steps", median(ours_steps) / median(bare)}};
+                          {"ratio_steps", median(ours_steps) / median(bare)},
+                          {"no_run_log_steps_images_per_s", median(nolog_steps)},
+                          {"no_run_log_whole_epochs_images_per_s", median(nolog_epochs)},
+                          {"run_log_cost_steps", 1 - median(ours_steps) / median(nolog_steps)},
+                          {"run_log_cost_whole_epochs", 1 - median(ours_epochs) / median(nolog_epochs)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

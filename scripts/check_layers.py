@@ -12,9 +12,10 @@ import os
 import re
 import sys
 
-# Folder (or file stem) -> rank. runs/layout is a leaf (std only): every stage may ask it for a path.
+# Folder (or file stem) -> rank. runs/layout is a leaf (std only): every stage may ask it for a path;
+# runs/run_log (the SQLite log, plain records) is one too: train writes it, serve reads it.
 LAYERS = [
-    ("core", 0), ("io", 1), ("runs/layout", 1), ("data", 2), ("models", 3), ("capture", 4),
+    ("core", 0), ("io", 1), ("runs/layout", 1), ("runs/run_log", 1), ("data", 2), ("models", 3), ("capture", 4),
     ("cluster", 4), ("anomaly", 5), ("train", 6), ("runs", 7), ("experiments", 8),
     ("activations", 8), ("explain", 8), ("report", 9), ("serve", 10),
 ]

@@ -81,3 +81,4 @@ printf '\nstudy finished in %d s; everything is in %s\nreport: %s\n' $((SECONDS 
 for page in activations/activations ood/ood visualize/visualize hierarchy/hierarchy; do
   printf '%s: %s\n' "${page%%/*}" "$out/analysis/$last/$page.html" >&2
 done
+printf 'explore the training run: %s serve %s\n' "$bin" "$out" >&2

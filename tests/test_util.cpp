@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 
 #include "cli.h"
 #include "filterscope/io/npy.h"
+
+extern char** environ;
 
 namespace filterscope::testing {
 
@@ -29,6 +32,16 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+int spawn_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), FILTERSCOPE_BINARY);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, FILTERSCOPE_BINARY, nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  return pid;
 }
 
 CliRun run_cli(const std::vector<std::string>& args) {

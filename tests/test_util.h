@@ -29,6 +29,9 @@ struct CliRun {
 };
 CliRun run_cli(const std::vector<std::string>& args);
 
+/// Starts the filterscope binary as a child process (to be killed or waited for); returns its pid.
+int spawn_cli(std::vector<std::string> args);
+
 /// A TorchScript model exported at build time by tests/models/export_torchscript.py
 /// (resnet18, mlp, functional; "<name>-reference" is the prefix of its hook outputs).
 std::filesystem::path test_model(const std::string& name);

@@ -67,6 +67,24 @@ if not os.path.exists(os.path.join(run, last, "hierarchy", "tree-0.json")):
 enrichment = track["overfit"]["enrichment"]
 if enrichment is None or enrichment["replaced"] == 0:
     problems.append("a training probe set of a noisy run should record replaced labels")
+# The explorer's log: every epoch's outcomes for every validation image, and track's counts beside them.
+import sqlite3
+log_file = os.path.join(run, "run.sqlite")
+if not os.path.exists(log_file):
+    problems.append("train recorded no run.sqlite")
+else:
+    db = sqlite3.connect(f"file:{log_file}?mode=ro", uri=True)
+    images = db.execute("SELECT COUNT(*) FROM val_images").fetchone()[0]
+    outcomes = db.execute("SELECT COUNT(*) FROM val_outcomes").fetchone()[0]
+    if images == 0 or outcomes != images * len(metrics):
+        problems.append(f"run.sqlite: {outcomes} outcomes for {images} images x {len(metrics)} epochs")
+    ends = db.execute("SELECT COUNT(*) FROM records WHERE epoch_end = 1").fetchone()[0]
+    if ends != len(metrics) + 1:
+        problems.append(f"run.sqlite: {ends} epoch-end records (the initial weights and {len(metrics)} epochs expected)")
+    tracked = dict(db.execute("SELECT epoch, anomaly_filters FROM track_epochs"))
+    if tracked != {e["epoch"]: e["anomaly_filters"] for e in track["epochs"]}:
+        problems.append(f"run.sqlite: track rows {tracked} differ from track.json")
+    db.close()
 if problems:
     print("\n".join(problems))
     sys.exit(1)

@@ -1,7 +1,6 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -13,8 +12,6 @@
 #include "filterscope/train/checkpoint.h"
 #include "filterscope/train/trainer.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace filterscope {
 namespace {
@@ -100,13 +97,8 @@ TEST(Train, KilledRunResumesToTheSameMetrics) {
   // The same run in a child process, killed with SIGKILL just after its second checkpoint: while
   // it writes that epoch's metrics row or trains epoch 3.
   const std::filesystem::path killed = dir / "killed";
-  std::vector<std::string> args = train_args(killed, epochs);
-  args.insert(args.begin(), FILTERSCOPE_BINARY);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, FILTERSCOPE_BINARY, nullptr, nullptr, argv.data(), environ), 0);
+  const pid_t pid = testing::spawn_cli(train_args(killed, epochs));
+  ASSERT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!std::filesystem::exists(checkpoint_path(killed, 2)) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

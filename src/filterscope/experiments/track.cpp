@@ -1,5 +1,6 @@
 #include "filterscope/experiments/track.h"
 #include "filterscope/runs/layout.h"
+#include "filterscope/runs/run_log_import.h"
 
 #include <algorithm>
 #include <cmath>
@@ -153,6 +154,9 @@ TrackRecord track_run(const fs::path& run_dir, const ProbeSetOptions& probe_opti
   }
   write_file_atomic(RunLayout(run_dir).track_csv(), csv.str());
   write_file_atomic(RunLayout(run_dir).track_json(), track.to_json().dump(1) + "\n");
+  // Beside the weights in the explorer's log, when the run has one (`record` adds track.json itself).
+  if (std::filesystem::exists(RunLayout(run_dir).run_log()))
+    write_track_to_log(RunLayout(run_dir).run_log(), log_track_of(run_dir, track));
   return track;
 }
 

@@ -4,20 +4,43 @@
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
+// stb's writer initialises its context structs partially; that is its style, not a bug here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <stb_image_write.h>
+#pragma GCC diagnostic pop
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 
 namespace filterscope {
 
-void write_png(const std::filesystem::path& path, const at::Tensor& image, int64_t scale) {
+namespace {
+// [C, H, W] in [0, 1] -> [H, W, C] bytes, each pixel repeated scale x scale times.
+at::Tensor png_bytes(const at::Tensor& image, int64_t scale) {
   FS_CHECK(image.dim() == 3 && (image.size(0) == 1 || image.size(0) == 3), "write_png: expected [1 or 3, H, W], got ",
            image.sizes());
   FS_CHECK(scale >= 1, "write_png: scale must be at least 1");
   at::Tensor x = image.to(at::kCPU).to(at::kFloat).clamp(0, 1);
   if (scale > 1) x = x.repeat_interleave(scale, 1).repeat_interleave(scale, 2);
-  const at::Tensor bytes = x.mul(255).round().to(at::kByte).permute({1, 2, 0}).contiguous();  // [H, W, C]
+  return x.mul(255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
+}
+
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+}  // namespace
+
+std::string encode_png(const at::Tensor& image, int64_t scale) {
+  const at::Tensor bytes = png_bytes(image, scale);
+  const int h = static_cast<int>(bytes.size(0)), w = static_cast<int>(bytes.size(1)), c = static_cast<int>(bytes.size(2));
+  std::string out;
+  FS_CHECK(stbi_write_png_to_func(append_bytes, &out, w, h, c, bytes.data_ptr<uint8_t>(), w * c) != 0, "cannot encode a PNG");
+  return out;
+}
+
+void write_png(const std::filesystem::path& path, const at::Tensor& image, int64_t scale) {
+  const at::Tensor bytes = png_bytes(image, scale);
   const int h = static_cast<int>(bytes.size(0)), w = static_cast<int>(bytes.size(1)), c = static_cast<int>(bytes.size(2));
   write_atomic_with(path, [&](const std::filesystem::path& tmp) {
     FS_CHECK(stbi_write_png(tmp.c_str(), w, h, c, bytes.data_ptr<uint8_t>(), w * c) != 0, path.string(),

@@ -57,6 +57,7 @@ ReportResult write_report(const std::filesystem::path& run_dir, const ReportOpti
 const std::string& report_template();
 const std::string& patterns_template();  ///< the pages of `activations` and `ood`
 const std::string& explain_template();   ///< the pages of `visualize` and `hierarchy`
+const std::string& explorer_template();  ///< the page of `serve` (it fetches its data from the server)
 const std::string& page_skeleton();  ///< the HTML around every page
 const std::string& page_common_css();
 const std::string& page_common_js();

@@ -11,6 +11,7 @@
 //   RUN/mask.json, .csv           Tables 4-6 (hypothesis 3)
 //   RUN/verdicts.json             a verdict per hypothesis
 //   RUN/report.html               the page
+//   RUN/run.sqlite                the run log of the explorer (runs/run_log.h)
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -49,6 +50,7 @@ class RunLayout {
   std::filesystem::path mask_csv() const { return root_ / kMaskCsv; }
   std::filesystem::path verdicts_json() const { return root_ / "verdicts.json"; }
   std::filesystem::path report_html() const { return root_ / "report.html"; }
+  std::filesystem::path run_log() const { return root_ / "run.sqlite"; }
 
   /// Whether root holds a run.json.
   bool is_run() const;

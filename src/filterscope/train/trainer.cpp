@@ -21,6 +21,7 @@
 #include "filterscope/core/progress.h"
 #include "filterscope/core/runtime.h"
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/train/weight_log.h"
 
 namespace filterscope {
 
@@ -285,6 +286,7 @@ Evaluation evaluate(ProbedModel& model, const Dataset& data, const InputTransfor
   const c10::Device device = model.device();
   Evaluation out;
   out.predictions = at::empty({data.size()}, at::kLong);
+  out.true_probs = at::empty({data.size()}, at::kDouble);
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < data.size(); start += batch_size) {
@@ -301,6 +303,7 @@ Evaluation evaluate(ProbedModel& model, const Dataset& data, const InputTransfor
     at::Tensor predicted = logits.argmax(1);
     correct += predicted.eq(y).sum().item<int64_t>();
     out.predictions.narrow(0, start, count).copy_(predicted.cpu());
+    out.true_probs.narrow(0, start, count).copy_(logits.softmax(1).gather(1, y.unsqueeze(1)).squeeze(1).cpu());
   }
   out.loss = loss_sum / std::max<int64_t>(1, data.size());
   out.accuracy = static_cast<double>(correct) / std::max<int64_t>(1, data.size());
@@ -313,6 +316,17 @@ Evaluation evaluate(Network& network, const Dataset& data, const InputTransform&
   auto model = probed_network(network);
   return evaluate(*model, data, transform, batch_size);
 }
+
+int64_t log_interval(int64_t log_every, int64_t steps_per_epoch) {
+  return log_every > 0 ? log_every : std::max<int64_t>(1, (steps_per_epoch + 3) / 4);
+}
+
+namespace {
+std::vector<int64_t> tensor_values(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU, at::kLong).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+}  // namespace
 
 TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
   const TrainOptions& o = run.settings.train;
@@ -382,6 +396,37 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     save_checkpoint(RunLayout(run_dir).initial_checkpoint(), network, optimizer.get(), checkpoint_info(0));
   result.first_epoch_trained = start_epoch;
 
+  // The run log: weights every log_interval steps and at each epoch end, validation outcomes per
+  // epoch. Epoch-end rows go in before the checkpoint, so a resume (which drops the rows of the
+  // epochs it replays) never leaves a gap.
+  const int64_t steps_per_epoch = (train.size() + o.batch_size - 1) / o.batch_size;
+  std::unique_ptr<RunLogWriter> log;
+  int64_t log_every = log_interval(options.log_every, steps_per_epoch);
+  if (options.run_log) {
+    RunLogSetup setup;
+    setup.layers = weight_log_layers(network);
+    setup.val_dataset_indices = tensor_values(val.indices);
+    setup.val_labels = tensor_values(val.labels);
+    setup.class_names = val.class_names;
+    setup.steps_per_epoch = steps_per_epoch;
+    setup.log_every = log_every;
+    setup.source = "train";
+    log = std::make_unique<RunLogWriter>(RunLayout(run_dir).run_log(), setup, start_epoch - 1);
+    FS_CHECK(log->setup().steps_per_epoch == steps_per_epoch, RunLayout(run_dir).run_log().string(),
+             ": logged ", log->setup().steps_per_epoch, " steps an epoch, this run takes ", steps_per_epoch);
+    log_every = log->setup().log_every;
+  }
+  std::unique_ptr<WeightStatsRecorder> recorder;
+  if (log) {
+    recorder = std::make_unique<WeightStatsRecorder>(network);
+    if (start_epoch == 1 && !log->has_record(0)) {
+      WeightRecord initial;
+      initial.epoch_end = true;
+      initial.layers = recorder->record();
+      log->add_record(initial);
+    }
+  }
+
   // Normalised training images at their own size, once; resizing (if any) happens per batch.
   InputTransform native = run.transform;
   native.resize = 0;
@@ -401,6 +446,24 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
                  "img", options.progress && tty);
     at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    at::Tensor interval_loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor interval_correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    int64_t interval_images = 0, step = 0;
+    const auto log_weights = [&](bool epoch_end) {
+      WeightRecord r;
+      r.iteration = (epoch - 1) * steps_per_epoch + step;
+      r.epoch = static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+      r.epoch_end = epoch_end;
+      if (interval_images > 0) {
+        r.train_loss = interval_loss.item<double>() / static_cast<double>(interval_images);
+        r.train_acc = static_cast<double>(interval_correct.item<int64_t>()) / static_cast<double>(interval_images);
+      }
+      r.layers = recorder->record();
+      log->add_record(r);
+      interval_loss.zero_();
+      interval_correct.zero_();
+      interval_images = 0;
+    };
     for (int64_t start = 0; start < train.size(); start += o.batch_size) {
       const int64_t count = std::min(o.batch_size, train.size() - start);
       const at::Tensor idx = order.narrow(0, start, count);
@@ -415,9 +478,18 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       optimizer->step();
       {
         torch::NoGradGuard no_grad;
-        loss_sum += loss.detach().to(at::kDouble) * count;
-        correct += logits.argmax(1).eq(y).sum();
+        const at::Tensor batch_loss = loss.detach().to(at::kDouble) * count;
+        const at::Tensor batch_correct = logits.argmax(1).eq(y).sum();
+        loss_sum += batch_loss;
+        correct += batch_correct;
+        if (log) {
+          interval_loss += batch_loss;
+          interval_correct += batch_correct;
+          interval_images += count;
+        }
       }
+      ++step;
+      if (log && step % log_every == 0 && step < steps_per_epoch) log_weights(false);
       if (tty && options.progress) bar.advance(count);
     }
     EpochMetrics m;
@@ -432,6 +504,23 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (tty && options.progress) bar.finish();
 
+    if (log) {
+      log_weights(true);
+      LogEpochMetrics lm;
+      lm.epoch = epoch;
+      lm.iteration = epoch * steps_per_epoch;
+      lm.train_loss = m.train_loss;
+      lm.train_acc = m.train_acc;
+      lm.val_loss = m.val_loss;
+      lm.val_acc = m.val_acc;
+      lm.seconds = m.seconds;
+      EpochOutcomes outcomes;
+      outcomes.epoch = epoch;
+      outcomes.predicted = tensor_values(v.predictions);
+      const at::Tensor probs = v.true_probs.contiguous();
+      outcomes.true_prob.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
+      log->add_epoch(lm, outcomes);
+    }
     const CheckpointInfo info = checkpoint_info(epoch);
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.
     save_checkpoint(checkpoint_path(run_dir, epoch), network, optimizer.get(), info);
@@ -444,6 +533,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
                    100 * m.train_acc, m.val_loss, 100 * m.val_acc, m.seconds);
     }
   }
+  if (log) log->close();
   result.images_per_second = train_seconds > 0 ? train_images / train_seconds : 0.0;
   return result;
 }

@@ -100,7 +100,12 @@ struct EpochMetrics {
 struct TrainRunOptions {
   bool resume = false;    ///< go on from the last complete checkpoint in the run directory
   bool progress = true;   ///< progress bar / lines on stderr
+  bool run_log = true;    ///< record RUN/run.sqlite (weights, validation outcomes, metrics)
+  int64_t log_every = 0;  ///< steps between weight records within an epoch; 0 = four times an epoch
 };
+
+/// Steps between weight records: `log_every`, or a quarter of an epoch (at least 1) for 0.
+int64_t log_interval(int64_t log_every, int64_t steps_per_epoch);
 
 struct TrainResult {
   std::vector<EpochMetrics> metrics;  ///< every epoch of the run, resumed ones included
@@ -123,6 +128,7 @@ std::vector<EpochMetrics> read_metrics(const std::filesystem::path& run_dir);
 struct Evaluation {
   double loss = 0, accuracy = 0;
   at::Tensor predictions;  ///< int64 [N]
+  at::Tensor true_probs;   ///< float64 [N]: softmax probability of each sample's label
 };
 Evaluation evaluate(Network& network, const Dataset& data, const InputTransform& transform,
                     const c10::Device& device, int64_t batch_size = 500);

@@ -1,0 +1,34 @@
+// What the run log (runs/run_log.h) records about a network's weights: the layers with weights
+// (every convolution and fully connected layer) and, per record, each unit's L2 norm, mean, standard
+// deviation and change since the previous record, plus a histogram per layer. Used by `train` while
+// it trains and by `record` on a finished run's checkpoints.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "filterscope/models/network.h"
+#include "filterscope/runs/run_log.h"
+
+namespace filterscope {
+
+/// Bins of each layer's weight histogram.
+inline constexpr int64_t kWeightHistogramBins = 40;
+
+/// The network's convolutions and fully connected layers, in module order.
+std::vector<LogLayer> weight_log_layers(Network& network);
+
+/// Keeps the weights of the previous record (on the network's device) to measure each unit's change.
+class WeightStatsRecorder {
+ public:
+  /// Snapshots the network's current weights as the previous record.
+  explicit WeightStatsRecorder(Network& network);
+  /// Statistics of the current weights against the previous record's; then they become the previous record.
+  std::vector<LayerWeightStats> record();
+
+ private:
+  std::vector<at::Tensor> weights_;   ///< the live parameters
+  std::vector<at::Tensor> previous_;  ///< their copies at the previous record
+};
+
+}  // namespace filterscope
