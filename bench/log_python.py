@@ -43,7 +43,7 @@ def main():
     last = db.execute("SELECT MAX(iteration) FROM records").fetchone()[0]
 
     rng = random.Random(1000)
-    times = {"layer series": [], "group series (48 units)": [], "filter series": []}
+    times = {"layer series": [], "group series (1/8 of the layer)": [], "filter series": []}
     kinds = list(times)
     for q in range(args.queries):
         kind = kinds[q % 3]
@@ -53,8 +53,8 @@ def main():
             a, b = 0, last
         start = time.perf_counter()
         m = (layer == l) & (it >= a) & (it <= b)
-        if kind == "group series (48 units)":
-            g = min(48, units[l])
+        if kind == "group series (1/8 of the layer)":
+            g = max(1, units[l] // 8)
             first = rng.randrange(units[l] - g + 1)
             m &= (unit >= first) & (unit < first + g)
         elif kind == "filter series":

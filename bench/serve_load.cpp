@@ -61,9 +61,10 @@ int main(int argc, char** argv) {
         switch (i % 6) {
           case 0: kind = "layer series"; path = "/series?layer=" + std::to_string(layer) + "&points=300" + range; break;
           case 1: {
-            kind = "group series (48 units)";
+            // An eighth of the layer, as the page's groups are (512 units of a 4,096-unit layer).
+            kind = "group series (1/8 of the layer)";
             std::string list;
-            const int64_t n = std::min<int64_t>(48, units[static_cast<size_t>(layer)]);
+            const int64_t n = std::max<int64_t>(1, units[static_cast<size_t>(layer)] / 8);
             const int64_t first = static_cast<int64_t>(rng() % static_cast<uint64_t>(units[static_cast<size_t>(layer)] - n + 1));
             for (int64_t u = 0; u < n; ++u) list += (u ? "," : "") + std::to_string(first + u);
             path = "/series?layer=" + std::to_string(layer) + "&points=300&units=" + list + range;

@@ -21,7 +21,8 @@ constexpr int64_t kSteps = 10, kEvery = 5, kImages = 30;
 
 RunLogSetup setup() {
   RunLogSetup s;
-  s.layers = {{"features.0", "conv", 4, 9}, {"classifier.0", "linear", 3, 16}};
+  // A layer of 1,000 units spans three of the log's 480-unit chunks.
+  s.layers = {{"features.0", "conv", 6, 9}, {"classifier.0", "linear", 3, 16}, {"classifier.2", "linear", 1000, 3}};
   for (int64_t i = 0; i < kImages; ++i) {
     s.val_dataset_indices.push_back(100 + i);
     s.val_labels.push_back(i % 3);
@@ -42,11 +43,13 @@ WeightRecord record_at(int64_t it) {
   r.epoch = static_cast<double>(it) / kSteps;
   r.epoch_end = it % kSteps == 0;
   r.train_loss = 1.0 / (1 + it);
-  for (const auto& l : setup().layers) {
+  const auto layers = setup().layers;
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const LogLayer& l = layers[li];
     LayerWeightStats s;
-    const int64_t li = l.name == "features.0" ? 0 : 1;
     for (int64_t u = 0; u < l.units; ++u)
-      s.units.push_back({value(li, u, it, 0), value(li, u, it, 1), std::abs(value(li, u, it, 2)), std::abs(value(li, u, it, 3))});
+      s.units.push_back({value(static_cast<int64_t>(li), u, it, 0), value(static_cast<int64_t>(li), u, it, 1),
+                         std::abs(value(static_cast<int64_t>(li), u, it, 2)), std::abs(value(static_cast<int64_t>(li), u, it, 3))});
     s.hist_lo = -1;
     s.hist_hi = 1;
     s.hist_counts = {it, 2, 3};
@@ -117,7 +120,7 @@ TEST(RunLog, QueriesAgreeWithABruteForcePass) {
   EXPECT_EQ(s.epochs, 4);
   EXPECT_EQ(s.images, kImages);
   EXPECT_EQ(s.class_names, setup().class_names);
-  ASSERT_EQ(r.layers().size(), 2u);
+  ASSERT_EQ(r.layers().size(), 3u);
   EXPECT_EQ(r.layers()[1].name, "classifier.0");
 
   std::vector<int64_t> iterations = {0};
@@ -143,6 +146,26 @@ TEST(RunLog, QueriesAgreeWithABruteForcePass) {
       ++i;
     }
   }
+  // A group of many units (read from the record-major blobs) and of a few (from the unit rows).
+  const std::vector<std::pair<int64_t, std::vector<int64_t>>> groups = {
+      {0, {0, 1, 2, 3, 4, 5}}, {0, {1, 4}}, {2, {3, 479, 480, 481, 959, 960, 999}}};
+  for (const auto& [layer_index, units] : groups) {
+    const auto b = r.series(layer_index, UnitStat::Std, 0, 40, 4, units);
+    std::map<int64_t, std::vector<double>> expected;
+    for (int64_t it : iterations)
+      for (int64_t u : units) expected[it * 4 / 41].push_back(std::abs(value(layer_index, u, it, 2)));
+    ASSERT_EQ(b.size(), expected.size());
+    size_t i = 0;
+    for (const auto& [bucket, values] : expected) {
+      double sum = 0;
+      for (double v : values) sum += v;
+      EXPECT_NEAR(b[i].min, *std::min_element(values.begin(), values.end()), 1e-12) << units.size();
+      EXPECT_NEAR(b[i].max, *std::max_element(values.begin(), values.end()), 1e-12) << units.size();
+      EXPECT_NEAR(b[i].mean, sum / values.size(), 1e-12) << units.size();
+      EXPECT_EQ(b[i].count, static_cast<int64_t>(values.size()));
+      ++i;
+    }
+  }
   // The whole layer, one bucket per record: min over units of the norm.
   const auto layer = r.series(1, UnitStat::Norm, 0, 40, 1000);
   ASSERT_EQ(layer.size(), iterations.size());
@@ -164,6 +187,7 @@ TEST(RunLog, QueriesAgreeWithABruteForcePass) {
     EXPECT_NEAR(c.change, expected, 1e-9) << c.layer << ":" << c.unit;
   }
   EXPECT_EQ(r.changes(1, 0, 40).size(), 3u);
+  EXPECT_EQ(r.changes(-1, 0, 40).size(), 6u + 3u + 1000u);
   // Path = cumulative change: the series of "path" at the last record is the whole sum.
   const auto path = r.series(0, UnitStat::Path, 40, 40, 1, {1});
   double total = 0;

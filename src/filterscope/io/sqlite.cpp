@@ -106,6 +106,10 @@ std::vector<unsigned char> SqliteStatement::column_blob(int index) const {
   const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, index));
   return data ? std::vector<unsigned char>(data, data + sqlite3_column_bytes(stmt_, index)) : std::vector<unsigned char>();
 }
+std::pair<const void*, size_t> SqliteStatement::column_blob_view(int index) const {
+  const void* data = sqlite3_column_blob(stmt_, index);
+  return {data, data ? static_cast<size_t>(sqlite3_column_bytes(stmt_, index)) : 0};
+}
 bool SqliteStatement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
 SqliteTransaction::SqliteTransaction(SqliteDatabase& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct sqlite3;
@@ -65,6 +66,8 @@ class SqliteStatement {
   double column_double(int index) const;  ///< NaN for NULL
   std::string column_text(int index) const;
   std::vector<unsigned char> column_blob(int index) const;
+  /// A blob's bytes where SQLite holds them: valid until the next step() or reset().
+  std::pair<const void*, size_t> column_blob_view(int index) const;
   bool column_is_null(int index) const;
 
  private:

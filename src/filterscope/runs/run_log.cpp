@@ -13,11 +13,16 @@ namespace filterscope {
 
 namespace {
 
-// Version 1. Per-unit rows are keyed (layer, unit, iteration) so that one filter's series is one
-// index range; per-layer aggregates sit in layer_stats so that a layer strip reads one small row
-// per record, not one per unit; every unit's cumulative change at a record is one blob in
-// unit_paths (its own table: blobs of 4,096 doubles inside layer_stats rows would make every
-// layer strip read them), so that a brush reads two rows per layer.
+// Version 1. Each unit's statistics are stored twice, for the two ways charts ask for them:
+// unit-major rows in unit_stats, keyed (layer, unit, iteration), so that one filter's series is one
+// index range (and pandas reads a tidy table); record-major blobs in unit_values, one row per
+// (layer, statistic, chunk of kChunkUnits units, record), so that a group of hundreds of filters
+// over a whole run reads one row per chunk and record instead of one per unit and record, and a
+// brush reads two rows per chunk. A chunk's blob fits in one 4 KiB page: no overflow chains to
+// follow on read, and a record appends whole pages instead of rewriting big ones.
+// Per-layer aggregates sit in layer_stats, so a layer strip reads one small row per record.
+constexpr int64_t kChunkUnits = 480;  // 3,840 bytes of float64: within a 4 KiB page's local payload
+
 constexpr const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS layers(layer INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
@@ -31,8 +36,8 @@ CREATE TABLE IF NOT EXISTS layer_stats(layer INTEGER NOT NULL, iteration INTEGER
   norm_min REAL, norm_max REAL, norm_mean REAL, mean_min REAL, mean_max REAL, mean_mean REAL,
   std_min REAL, std_max REAL, std_mean REAL, change_min REAL, change_max REAL, change_mean REAL,
   path_min REAL, path_max REAL, path_mean REAL, PRIMARY KEY(layer, iteration)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS unit_paths(layer INTEGER NOT NULL, iteration INTEGER NOT NULL, paths BLOB NOT NULL,
-  PRIMARY KEY(layer, iteration));
+CREATE TABLE IF NOT EXISTS unit_values(layer INTEGER NOT NULL, stat INTEGER NOT NULL, chunk INTEGER NOT NULL,
+  iteration INTEGER NOT NULL, vals BLOB NOT NULL, PRIMARY KEY(layer, stat, chunk, iteration));
 CREATE TABLE IF NOT EXISTS histograms(layer INTEGER NOT NULL, iteration INTEGER NOT NULL, lo REAL, hi REAL,
   counts BLOB NOT NULL, PRIMARY KEY(layer, iteration)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metrics(epoch INTEGER PRIMARY KEY, iteration INTEGER NOT NULL, train_loss REAL,
@@ -41,7 +46,7 @@ CREATE TABLE IF NOT EXISTS val_images(image INTEGER PRIMARY KEY, dataset_index I
 CREATE TABLE IF NOT EXISTS val_outcomes(image INTEGER NOT NULL, epoch INTEGER NOT NULL, predicted INTEGER NOT NULL,
   correct INTEGER NOT NULL, true_prob REAL NOT NULL, PRIMARY KEY(image, epoch)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS image_patterns(image INTEGER PRIMARY KEY, label INTEGER NOT NULL, pattern INTEGER NOT NULL,
-  epochs_right INTEGER NOT NULL, switches INTEGER NOT NULL);
+  switches INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS image_patterns_by_pattern ON image_patterns(pattern, image);
 CREATE INDEX IF NOT EXISTS image_patterns_by_label ON image_patterns(label, pattern, image);
 CREATE TABLE IF NOT EXISTS track_epochs(epoch INTEGER PRIMARY KEY, anomaly_filters INTEGER NOT NULL,
@@ -82,12 +87,6 @@ OutcomePattern pattern_of(int64_t switches, bool first, bool last) {
   if (switches == 0) return first ? OutcomePattern::AlwaysRight : OutcomePattern::NeverLearned;
   if (switches == 1) return last ? OutcomePattern::Learned : OutcomePattern::Forgotten;
   return OutcomePattern::Fluctuating;
-}
-
-std::vector<unsigned char> as_blob(const std::vector<double>& v) {
-  std::vector<unsigned char> out(v.size() * sizeof(double));
-  if (!v.empty()) std::memcpy(out.data(), v.data(), out.size());
-  return out;
 }
 
 std::vector<double> doubles_of(const std::vector<unsigned char>& blob) {
@@ -160,7 +159,7 @@ RunLogWriter::RunLogWriter(const std::filesystem::path& file, const RunLogSetup&
     db.prepare("DELETE FROM records WHERE iteration > ?1").bind(1, last_kept).run();
     db.prepare("DELETE FROM unit_stats WHERE iteration > ?1").bind(1, last_kept).run();
     db.prepare("DELETE FROM layer_stats WHERE iteration > ?1").bind(1, last_kept).run();
-    db.prepare("DELETE FROM unit_paths WHERE iteration > ?1").bind(1, last_kept).run();
+    db.prepare("DELETE FROM unit_values WHERE iteration > ?1").bind(1, last_kept).run();
     db.prepare("DELETE FROM histograms WHERE iteration > ?1").bind(1, last_kept).run();
     db.prepare("DELETE FROM metrics WHERE epoch > ?1").bind(1, keep_through_epoch).run();
     db.prepare("DELETE FROM val_outcomes WHERE epoch > ?1").bind(1, keep_through_epoch).run();
@@ -190,11 +189,13 @@ RunLogWriter::RunLogWriter(const std::filesystem::path& file, const RunLogSetup&
   path_.assign(setup_.layers.size(), {});
   for (size_t l = 0; l < setup_.layers.size(); ++l) {
     path_[l].assign(static_cast<size_t>(setup_.layers[l].units), 0.0);
-    auto q = db.prepare("SELECT paths FROM unit_paths WHERE layer = ?1 ORDER BY iteration DESC LIMIT 1");
-    q.bind(1, static_cast<int64_t>(l));
-    if (q.step()) {
-      std::vector<double> p = doubles_of(q.column_blob(0));
-      if (p.size() == path_[l].size()) path_[l] = p;
+    auto q = db.prepare("SELECT chunk, vals FROM unit_values WHERE layer = ?1 AND stat = ?2 AND iteration = "
+                        "(SELECT MAX(iteration) FROM records)");
+    q.bind(1, static_cast<int64_t>(l)).bind(2, static_cast<int64_t>(UnitStat::Path));
+    while (q.step()) {
+      const std::vector<double> p = doubles_of(q.column_blob(1));
+      const size_t first = static_cast<size_t>(q.column_int(0) * kChunkUnits);
+      for (size_t k = 0; k < p.size() && first + k < path_[l].size(); ++k) path_[l][first + k] = p[k];
     }
   }
   images_.assign(setup_.val_labels.size(), {});
@@ -213,13 +214,12 @@ RunLogWriter::RunLogWriter(const std::filesystem::path& file, const RunLogSetup&
   if (existed) {
     SqliteTransaction t(db);
     db.exec("DELETE FROM image_patterns");
-    auto put = db.prepare(
-        "INSERT INTO image_patterns(image, label, pattern, epochs_right, switches) VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto put = db.prepare("INSERT INTO image_patterns(image, label, pattern, switches) VALUES (?1, ?2, ?3, ?4)");
     for (size_t i = 0; i < images_.size(); ++i) {
       const ImageState& s = images_[i];
       if (s.epochs == 0) continue;
       put.bind(1, static_cast<int64_t>(i)).bind(2, setup_.val_labels[i])
-          .bind(3, static_cast<int64_t>(pattern_of(s.switches, s.first, s.last))).bind(4, s.right).bind(5, s.switches).run();
+          .bind(3, static_cast<int64_t>(pattern_of(s.switches, s.first, s.last))).bind(4, s.switches).run();
     }
     t.commit();
   }
@@ -245,7 +245,7 @@ void RunLogWriter::add_record(const WeightRecord& r) {
       "INSERT OR REPLACE INTO layer_stats(layer, iteration, norm_min, norm_max, norm_mean, mean_min, mean_max, mean_mean, "
       "std_min, std_max, std_mean, change_min, change_max, change_mean, path_min, path_max, path_mean) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
-  auto paths = db.prepare("INSERT OR REPLACE INTO unit_paths(layer, iteration, paths) VALUES (?1, ?2, ?3)");
+  auto values = db.prepare("INSERT OR REPLACE INTO unit_values(layer, stat, chunk, iteration, vals) VALUES (?1, ?2, ?3, ?4, ?5)");
   auto hist = db.prepare("INSERT OR REPLACE INTO histograms(layer, iteration, lo, hi, counts) VALUES (?1, ?2, ?3, ?4, ?5)");
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const LayerWeightStats& s = r.layers[l];
@@ -253,6 +253,8 @@ void RunLogWriter::add_record(const WeightRecord& r) {
               s.units.size(), " units in a record");
     double agg[5][3];
     for (auto& a : agg) a[0] = INFINITY, a[1] = -INFINITY, a[2] = 0;
+    std::vector<double> columns[5];
+    for (auto& c : columns) c.resize(s.units.size());
     for (size_t u = 0; u < s.units.size(); ++u) {
       const UnitStats& x = s.units[u];
       path_[l][u] += x.change;
@@ -260,6 +262,7 @@ void RunLogWriter::add_record(const WeightRecord& r) {
       unit.bind(1, static_cast<int64_t>(l)).bind(2, static_cast<int64_t>(u)).bind(3, r.iteration);
       for (int k = 0; k < 5; ++k) {
         unit.bind(4 + k, v[k]);
+        columns[k][u] = v[k];
         agg[k][0] = std::min(agg[k][0], v[k]);
         agg[k][1] = std::max(agg[k][1], v[k]);
         agg[k][2] += v[k];
@@ -272,8 +275,12 @@ void RunLogWriter::add_record(const WeightRecord& r) {
       layer.bind(3 + 3 * k, agg[k][0]).bind(4 + 3 * k, agg[k][1]).bind(5 + 3 * k, agg[k][2] / n);
     }
     layer.run();
-    const std::vector<unsigned char> blob = as_blob(path_[l]);
-    paths.bind(1, static_cast<int64_t>(l)).bind(2, r.iteration).bind_blob(3, blob.data(), blob.size()).run();
+    for (int k = 0; k < 5; ++k)
+      for (size_t first = 0, chunk = 0; first < columns[k].size(); first += kChunkUnits, ++chunk) {
+        const size_t count = std::min<size_t>(kChunkUnits, columns[k].size() - first);
+        values.bind(1, static_cast<int64_t>(l)).bind(2, static_cast<int64_t>(k)).bind(3, static_cast<int64_t>(chunk))
+            .bind(4, r.iteration).bind_blob(5, columns[k].data() + first, count * sizeof(double)).run();
+      }
     hist.bind(1, static_cast<int64_t>(l)).bind(2, r.iteration).bind(3, s.hist_lo).bind(4, s.hist_hi)
         .bind_blob(5, s.hist_counts.data(), s.hist_counts.size() * sizeof(int64_t)).run();
   }
@@ -291,21 +298,24 @@ void RunLogWriter::add_epoch(const LogEpochMetrics& m, const EpochOutcomes& o) {
       .bind(6, m.val_acc).bind(7, m.seconds).run();
   auto out = db.prepare(
       "INSERT OR REPLACE INTO val_outcomes(image, epoch, predicted, correct, true_prob) VALUES (?1, ?2, ?3, ?4, ?5)");
-  auto pat = db.prepare(
-      "INSERT OR REPLACE INTO image_patterns(image, label, pattern, epochs_right, switches) VALUES (?1, ?2, ?3, ?4, ?5)");
+  auto pat = db.prepare("INSERT OR REPLACE INTO image_patterns(image, label, pattern, switches) VALUES (?1, ?2, ?3, ?4)");
   std::vector<ImageState> next = images_;
   for (size_t i = 0; i < next.size(); ++i) {
     const bool right = o.predicted[i] == setup_.val_labels[i];
     out.bind(1, static_cast<int64_t>(i)).bind(2, o.epoch).bind(3, o.predicted[i]).bind(4, static_cast<int64_t>(right))
         .bind(5, o.true_prob[i]).run();
     ImageState& s = next[i];
-    if (s.epochs == 0) s.first = right;
+    const bool first_epoch = s.epochs == 0;
+    const int64_t switches = s.switches;
+    if (first_epoch) s.first = right;
     else if (right != s.last) ++s.switches;
     s.last = right;
     s.right += right;
     ++s.epochs;
-    pat.bind(1, static_cast<int64_t>(i)).bind(2, setup_.val_labels[i])
-        .bind(3, static_cast<int64_t>(pattern_of(s.switches, s.first, s.last))).bind(4, s.right).bind(5, s.switches).run();
+    // The row changes only when the image's pattern can: at its first epoch or when it switches.
+    if (first_epoch || s.switches != switches)
+      pat.bind(1, static_cast<int64_t>(i)).bind(2, setup_.val_labels[i])
+          .bind(3, static_cast<int64_t>(pattern_of(s.switches, s.first, s.last))).bind(4, s.switches).run();
   }
   t.commit();
   images_ = std::move(next);  // only once the rows are in
@@ -404,28 +414,40 @@ std::vector<SeriesBucket> RunLogReader::series(int64_t layer, UnitStat stat, int
   const std::string name = kStatNames[static_cast<int>(stat)];
   // Rows come in key order, not bucket order: folding them here is several times faster than
   // SQLite's GROUP BY, which sorts them first.
+  // Up to a few units: their rows of unit_stats. More: the layer's record-major blobs, one row per
+  // record whatever the group's size. Without units: the layer's aggregates.
+  constexpr size_t kRowsUpTo = 4;
+  const bool blobs = units.size() > kRowsUpTo;
   std::string sql;
   if (units.empty()) {
     sql = "SELECT iteration, " + name + "_min, " + name + "_max, " + name +
           "_mean FROM layer_stats WHERE layer = ?1 AND iteration BETWEEN ?2 AND ?3";
+  } else if (blobs) {
+    sql = "SELECT iteration, vals, chunk FROM unit_values WHERE layer = ?1 AND stat = ?5 AND chunk IN "
+          "(SELECT value FROM json_each(?4)) AND iteration BETWEEN ?2 AND ?3";
   } else {
-    sql = "SELECT iteration, " + name + ", " + name + ", " + name + " FROM unit_stats WHERE layer = ?1 "
+    sql = "SELECT iteration, " + name + " FROM unit_stats WHERE layer = ?1 "
           "AND unit IN (SELECT value FROM json_each(?4)) AND iteration BETWEEN ?2 AND ?3";
   }
   auto q = db_->prepare(sql);
   q.bind(1, layer).bind(2, from).bind(3, to);
-  if (!units.empty()) q.bind(4, nlohmann::json(units).dump());
+  // Per chunk, the positions of the wanted units inside its blob.
+  std::map<int64_t, std::vector<size_t>> members;
+  for (int64_t u : units)
+    if (u >= 0) members[u / kChunkUnits].push_back(static_cast<size_t>(u % kChunkUnits));
+  if (blobs) {
+    std::vector<int64_t> chunks;
+    for (const auto& [chunk, offsets] : members) chunks.push_back(chunk);
+    q.bind(4, nlohmann::json(chunks).dump()).bind(5, static_cast<int64_t>(stat));
+  } else if (!units.empty()) {
+    q.bind(4, nlohmann::json(units).dump());
+  }
   const int64_t width = to - from + 1;
   const int64_t slots = std::min<int64_t>(points, width);
   std::vector<SeriesBucket> buckets(static_cast<size_t>(slots));
   std::vector<double> sums(buckets.size(), 0.0);
-  while (q.step()) {
-    const int64_t it = q.column_int(0);
-    // The bucket of an iteration: its position in [from, to] scaled to [0, points).
-    const auto k = static_cast<size_t>((it - from) * slots / width);  // no overflow: the API bounds both
-    if (k >= buckets.size()) continue;
+  const auto add = [&](size_t k, int64_t it, double lo, double hi, double sum, int64_t count) {
     SeriesBucket& b = buckets[k];
-    const double lo = q.column_double(1), hi = q.column_double(2), mean = q.column_double(3);
     if (b.count == 0) {
       b.first_iteration = b.last_iteration = it;
       b.min = lo, b.max = hi;
@@ -434,8 +456,35 @@ std::vector<SeriesBucket> RunLogReader::series(int64_t layer, UnitStat stat, int
     b.last_iteration = std::max(b.last_iteration, it);
     b.min = std::min(b.min, lo);
     b.max = std::max(b.max, hi);
-    sums[k] += mean;
-    ++b.count;
+    sums[k] += sum;
+    b.count += count;
+  };
+  while (q.step()) {
+    const int64_t it = q.column_int(0);
+    // The bucket of an iteration: its position in [from, to] scaled to [0, slots).
+    const auto k = static_cast<size_t>((it - from) * slots / width);  // no overflow: the API bounds both
+    if (k >= buckets.size()) continue;
+    if (units.empty()) {
+      add(k, it, q.column_double(1), q.column_double(2), q.column_double(3), 1);
+    } else if (!blobs) {
+      const double v = q.column_double(1);
+      add(k, it, v, v, v, 1);
+    } else {
+      // Straight from SQLite's buffer: the mapped page itself, as a chunk fits in one.
+      const auto [data, bytes] = q.column_blob_view(1);
+      const size_t count = bytes / sizeof(double);
+      const auto found = members.find(q.column_int(2));
+      if (found == members.end()) continue;
+      double lo = INFINITY, hi = -INFINITY, sum = 0;
+      int64_t n = 0;
+      for (size_t offset : found->second) {
+        if (offset >= count) continue;
+        double v;
+        std::memcpy(&v, static_cast<const char*>(data) + offset * sizeof(double), sizeof v);
+        lo = std::min(lo, v), hi = std::max(hi, v), sum += v, ++n;
+      }
+      if (n > 0) add(k, it, lo, hi, sum, n);
+    }
   }
   std::vector<SeriesBucket> out;
   for (size_t k = 0; k < buckets.size(); ++k)
@@ -458,14 +507,32 @@ std::vector<UnitChange> RunLogReader::changes(int64_t layer, int64_t from, int64
   const int64_t a = at_or_before(from), b = at_or_before(to);
   std::vector<UnitChange> out;
   if (a < 0 || b < 0) return out;
-  auto q = db_->prepare("SELECT layer, iteration, paths FROM unit_paths WHERE (?1 < 0 OR layer = ?1) AND iteration IN (?2, ?3) "
-                        "ORDER BY layer, iteration");
-  q.bind(1, layer).bind(2, a).bind(3, b);
+  const std::vector<LogLayer> all = layers();
   std::map<int64_t, std::vector<double>> start, end;
-  while (q.step()) {
-    std::vector<double> p = doubles_of(q.column_blob(2));
-    if (q.column_int(1) == a) start[q.column_int(0)] = p;
-    if (q.column_int(1) == b) end[q.column_int(0)] = std::move(p);
+  auto q = db_->prepare("SELECT chunk, iteration, vals FROM unit_values WHERE layer = ?1 AND stat = ?2 AND chunk = ?3 "
+                        "AND iteration IN (?4, ?5)");
+  for (int64_t l = 0; l < static_cast<int64_t>(all.size()); ++l) {
+    if (layer >= 0 && l != layer) continue;
+    const int64_t units = all[static_cast<size_t>(l)].units;
+    std::vector<double>& s = start[l];
+    std::vector<double>& e = end[l];
+    s.assign(static_cast<size_t>(units), 0.0);
+    e.assign(static_cast<size_t>(units), 0.0);
+    bool any = false;
+    for (int64_t chunk = 0; chunk * kChunkUnits < units; ++chunk) {
+      q.reset();
+      q.bind(1, l).bind(2, static_cast<int64_t>(UnitStat::Path)).bind(3, chunk).bind(4, a).bind(5, b);
+      while (q.step()) {
+        const std::vector<double> p = doubles_of(q.column_blob(2));
+        const size_t first = static_cast<size_t>(chunk * kChunkUnits);
+        for (size_t k = 0; k < p.size() && first + k < s.size(); ++k) {
+          if (q.column_int(1) == a) s[first + k] = p[k];
+          if (q.column_int(1) == b) e[first + k] = p[k];
+        }
+        any = any || q.column_int(1) == b;
+      }
+    }
+    if (!any) end.erase(l);
   }
   for (const auto& [l, p] : end) {
     const auto s = start.find(l);

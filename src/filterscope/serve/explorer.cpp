@@ -269,6 +269,8 @@ HttpReply Explorer::route(const std::string& path, const Params& params) {
       units.push_back(u);
     }
     if (units.empty()) bad_request("parameter 'units': no unit given");
+    std::sort(units.begin(), units.end());
+    units.erase(std::unique(units.begin(), units.end()), units.end());
     if (units.size() > 4096) bad_request("parameter 'units': at most 4096 units");
     return units;
   };
