@@ -122,6 +122,9 @@ def main():
             marks = [int(g.find_element(By.CSS_SELECTOR, ".chart").get_attribute("data-marks")) for g in groups]
             if not groups or min(marks) == 0:
                 problems.append(f"drill-down drew {len(groups)} group strips with marks {marks}")
+            hist = first.find_elements(By.CSS_SELECTOR, ".nest .chart.hist")
+            if not hist or int(hist[0].get_attribute("data-marks")) == 0:
+                problems.append("drill-down drew no weight histogram")
             # ... and into a group's filters.
             groups[0].find_element(By.CSS_SELECTOR, ".cap").click()
             if wait_action("filters:0"):
