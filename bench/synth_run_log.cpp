@@ -39,18 +39,7 @@ int main(int argc, char** argv) {
     ensure_directory(building);
     write_file_atomic(RunLayout(building).run_json(), describe_run(run, network).to_json().dump(1) + "\n");
 
-    RunLogSetup setup;
-    setup.layers = weight_log_layers(network);
-    const auto values = [](const at::Tensor& t) {
-      const at::Tensor c = t.contiguous();
-      return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-    };
-    setup.val_dataset_indices = values(run.data.val.indices);
-    setup.val_labels = values(run.data.val.labels);
-    setup.class_names = run.data.val.class_names;
-    setup.log_every = 10;
-    setup.steps_per_epoch = setup.log_every * logs;
-    setup.source = "bench";
+    const RunLogSetup setup = run_log_setup(network, run.data.val, 10 * logs, 10, "bench");
     int64_t units = 0;
     for (const auto& l : setup.layers) units += l.units;
     std::fprintf(stderr, "synth: %zu layers, %lld units, %lld epochs x %lld records, %lld images\n", setup.layers.size(),

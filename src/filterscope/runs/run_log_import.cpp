@@ -57,18 +57,9 @@ RecordLogResult record_run_log(const fs::path& run_dir, const RecordLogOptions& 
   network->to(device);
   network->eval();
 
-  const auto values = [](const at::Tensor& t) {
-    const at::Tensor c = t.to(at::kCPU, at::kLong).contiguous();
-    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-  };
-  RunLogSetup setup;
-  setup.layers = weight_log_layers(network);
-  setup.val_dataset_indices = values(run.data.val.indices);
-  setup.val_labels = values(run.data.val.labels);
-  setup.class_names = run.data.val.class_names;
-  setup.steps_per_epoch = (run.data.train.size() + settings.train.batch_size - 1) / settings.train.batch_size;
-  setup.log_every = setup.steps_per_epoch;  // one record an epoch: checkpoints are all there is
-  setup.source = "record";
+  const int64_t steps_per_epoch = (run.data.train.size() + settings.train.batch_size - 1) / settings.train.batch_size;
+  // One record an epoch: checkpoints are all there is.
+  const RunLogSetup setup = run_log_setup(network, run.data.val, steps_per_epoch, steps_per_epoch, "record");
 
   RecordLogResult result;
   result.file = target;
@@ -111,12 +102,7 @@ RecordLogResult record_run_log(const fs::path& run_dir, const RecordLogOptions& 
       writer.add_record(r);
       const Evaluation v = evaluate(network, run.data.val, run.transform, device);
       if (!std::isfinite(m.val_loss)) m.val_loss = v.loss, m.val_acc = v.accuracy;
-      EpochOutcomes o;
-      o.epoch = epoch;
-      o.predicted = values(v.predictions);
-      const at::Tensor p = v.true_probs.contiguous();
-      o.true_prob.assign(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-      writer.add_epoch(m, o);
+      writer.add_epoch(m, epoch_outcomes(epoch, v));
       if (log) log("recorded epoch " + std::to_string(epoch) + "/" + std::to_string(epochs.back()));
     }
     writer.close();

@@ -321,13 +321,6 @@ int64_t log_interval(int64_t log_every, int64_t steps_per_epoch) {
   return log_every > 0 ? log_every : std::max<int64_t>(1, (steps_per_epoch + 3) / 4);
 }
 
-namespace {
-std::vector<int64_t> tensor_values(const at::Tensor& t) {
-  const at::Tensor c = t.to(at::kCPU, at::kLong).contiguous();
-  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-}
-}  // namespace
-
 TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
   const TrainOptions& o = run.settings.train;
   validate_params(o, TrainOptions::params());
@@ -403,15 +396,8 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
   std::unique_ptr<RunLogWriter> log;
   int64_t log_every = log_interval(options.log_every, steps_per_epoch);
   if (options.run_log) {
-    RunLogSetup setup;
-    setup.layers = weight_log_layers(network);
-    setup.val_dataset_indices = tensor_values(val.indices);
-    setup.val_labels = tensor_values(val.labels);
-    setup.class_names = val.class_names;
-    setup.steps_per_epoch = steps_per_epoch;
-    setup.log_every = log_every;
-    setup.source = "train";
-    log = std::make_unique<RunLogWriter>(RunLayout(run_dir).run_log(), setup, start_epoch - 1);
+    log = std::make_unique<RunLogWriter>(RunLayout(run_dir).run_log(),
+                                         run_log_setup(network, val, steps_per_epoch, log_every, "train"), start_epoch - 1);
     FS_CHECK(log->setup().steps_per_epoch == steps_per_epoch, RunLayout(run_dir).run_log().string(),
              ": logged ", log->setup().steps_per_epoch, " steps an epoch, this run takes ", steps_per_epoch);
     log_every = log->setup().log_every;
@@ -514,12 +500,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       lm.val_loss = m.val_loss;
       lm.val_acc = m.val_acc;
       lm.seconds = m.seconds;
-      EpochOutcomes outcomes;
-      outcomes.epoch = epoch;
-      outcomes.predicted = tensor_values(v.predictions);
-      const at::Tensor probs = v.true_probs.contiguous();
-      outcomes.true_prob.assign(probs.data_ptr<double>(), probs.data_ptr<double>() + probs.numel());
-      log->add_epoch(lm, outcomes);
+      log->add_epoch(lm, epoch_outcomes(epoch, v));
     }
     const CheckpointInfo info = checkpoint_info(epoch);
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.

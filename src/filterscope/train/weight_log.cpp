@@ -21,6 +21,11 @@ std::vector<double> to_doubles(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kCPU, at::kDouble).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
+
+std::vector<int64_t> to_int64s(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kCPU, at::kLong).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
 }  // namespace
 
 std::vector<LogLayer> weight_log_layers(Network& network) {
@@ -28,6 +33,27 @@ std::vector<LogLayer> weight_log_layers(Network& network) {
   for (const auto& [name, w] : weighted_layers(network))
     out.push_back({name, w.dim() == 4 ? "conv" : "linear", w.size(0), w.numel() / std::max<int64_t>(1, w.size(0))});
   return out;
+}
+
+RunLogSetup run_log_setup(Network& network, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
+                          const std::string& source) {
+  RunLogSetup setup;
+  setup.layers = weight_log_layers(network);
+  setup.val_dataset_indices = to_int64s(val.indices);
+  setup.val_labels = to_int64s(val.labels);
+  setup.class_names = val.class_names;
+  setup.steps_per_epoch = steps_per_epoch;
+  setup.log_every = log_every;
+  setup.source = source;
+  return setup;
+}
+
+EpochOutcomes epoch_outcomes(int64_t epoch, const Evaluation& validation) {
+  EpochOutcomes o;
+  o.epoch = epoch;
+  o.predicted = to_int64s(validation.predictions);
+  o.true_prob = to_doubles(validation.true_probs);
+  return o;
 }
 
 WeightStatsRecorder::WeightStatsRecorder(Network& network) {

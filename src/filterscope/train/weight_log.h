@@ -9,6 +9,7 @@
 
 #include "filterscope/models/network.h"
 #include "filterscope/runs/run_log.h"
+#include "filterscope/train/trainer.h"
 
 namespace filterscope {
 
@@ -17,6 +18,14 @@ inline constexpr int64_t kWeightHistogramBins = 40;
 
 /// The network's convolutions and fully connected layers, in module order.
 std::vector<LogLayer> weight_log_layers(Network& network);
+
+/// What a log of `network` trained with validation set `val` is about: its layers with weights, the
+/// validation images in order, the class names, and the record interval.
+RunLogSetup run_log_setup(Network& network, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
+                          const std::string& source);
+
+/// An epoch's validation outcomes for the log, from the evaluation of the validation set.
+EpochOutcomes epoch_outcomes(int64_t epoch, const Evaluation& validation);
 
 /// Keeps the weights of the previous record (on the network's device) to measure each unit's change.
 class WeightStatsRecorder {
