@@ -35,17 +35,42 @@ void build_app(CLI::App& app, Commands& commands) {
   register_docs(app, commands);
 }
 
+namespace {
+// Exit codes: 0 done, 1 the input or the work failed, 2 the command line is wrong (as in getopt tools).
+constexpr int kUsageExit = 2;
+}  // namespace
+
 int run(int argc, const char* const* argv) {
   CLI::App app;
   tune_allocator();
   Commands commands;
   build_app(app, commands);
   try {
+    // CLI11 would say only "A subcommand is required" for a mistyped command.
+    if (argc > 1 && argv[1][0] != '-') {
+      const auto commands = app.get_subcommands([](const CLI::App* sub) { return !sub->get_name().empty(); });
+      std::string names;
+      bool known = false;
+      for (const CLI::App* sub : commands) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        known = known || sub->get_name() == argv[1];
+      }
+      if (!known) throw UsageError(std::string("unknown command '") + argv[1] + "' (one of " + names + ")");
+    }
     app.parse(argc, argv);
     commands.action();
     return 0;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version arrive as parse errors with exit code 0: CLI11 prints them.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::string message = e.what();
+    for (char& ch : message)
+      if (ch == '\n') ch = ' ';
+    std::fprintf(stderr, "filterscope: error: %s (see --help)\n", message.c_str());
+    return kUsageExit;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "filterscope: error: %s\n", e.what());
+    return kUsageExit;
   } catch (const Error& e) {
     std::fprintf(stderr, "filterscope: error: %s\n", e.what());
   } catch (const std::exception& e) {

@@ -6,6 +6,10 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 
@@ -39,6 +43,33 @@ std::string value_type(const Param<O>& p) {
   return type;
 }
 
+/// Checks a number flag's text before CLI11 converts it: CLI11 would saturate an overflowing value
+/// (99999999999999999999 becomes 9223372036854775807, a number the user never typed).
+template <class T>
+CLI::Validator strict_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          int64_t v = 0;
+          const char* end = text.data() + text.size();
+          const char* start = text.data() + (text.size() > 1 && text[0] == '+' ? 1 : 0);
+          const auto [ptr, ec] = std::from_chars(start, end, v);
+          if (ec == std::errc::result_out_of_range) return shown + " is out of range for an integer";
+          if (ec != std::errc() || ptr != end || text.empty()) return "'" + shown + "' is not an integer";
+        } else {
+          errno = 0;
+          char* stop = nullptr;
+          const double v = std::strtod(text.c_str(), &stop);
+          if (text.empty() || stop != text.c_str() + text.size()) return "'" + shown + "' is not a number";
+          if (errno == ERANGE && std::abs(v) > 1.0) return shown + " is out of range for a number";
+          if (!std::isfinite(v)) return shown + " is not a finite number";
+        }
+        return "";
+      },
+      "");  // no description: --help shows the type and range of value_type()
+}
+
 /// Adds the table's parameters as flags (only those named in `only`, when it is not empty).
 template <class O>
 void add_params(CLI::App* app, O& options, const ParamTable<O>& table, const std::vector<std::string>& only = {}) {
@@ -52,7 +83,9 @@ void add_params(CLI::App* app, O& options, const ParamTable<O>& table, const std
           if constexpr (std::is_same_v<T, bool>) {
             app->add_flag(flag, value, p.help);
           } else {
-            app->add_option(flag, value, p.help)->capture_default_str()->type_name(value_type(p));
+            auto* option = app->add_option(flag, value, p.help)->capture_default_str();
+            if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) option->check(strict_number<T>());
+            option->type_name(value_type(p));
           }
         },
         p.field);
@@ -66,7 +99,7 @@ void reject_given(const CLI::App* app, const ParamTable<O>& table, const std::ve
   for (const auto& p : table) {
     if (std::find(allowed.begin(), allowed.end(), p.name) != allowed.end()) continue;
     if (app->get_option_no_throw("--" + p.name) == nullptr) continue;
-    FS_CHECK(app->count("--" + p.name) == 0, "--", p.name, " ", why);
+    FS_CHECK_USAGE(app->count("--" + p.name) == 0, "--", p.name, " ", why);
   }
 }
 

@@ -12,12 +12,14 @@ packages=(
   nlohmann-json3-dev         # JSON reading and writing
   libcli11-dev               # command-line parsing
   zlib1g-dev                 # gzipped IDX files
-  libstb-dev                 # PNG/JPEG decoding for image folders, PNG encoding for reports
+  libstb-dev                 # PNG encoding for the pages
+  libpng-dev libturbojpeg0-dev  # PNG and JPEG decoding for image folders
   dataset-fashion-mnist      # the default dataset (/usr/share/datasets/fashion-mnist)
   libsqlite3-dev             # the run log of the explorer (RUN/run.sqlite)
   libcpp-httplib-dev         # the explorer's HTTP server (filterscope serve)
   chromium                   # headless browser that renders `filterscope report` in the tests
   chromium-driver python3-selenium  # WebDriver: the explorer's browser test clicks and drags
+  clang libclang-rt-14-dev   # libFuzzer, ASan and UBSan for the fuzz harnesses (scripts/fuzz.sh)
   python3 python3-numpy python3-torch python3-torchvision python3-sklearn python3-scipy  # reference side
 )
 

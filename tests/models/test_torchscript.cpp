@@ -74,7 +74,7 @@ TEST(TorchScript, ExportOfABuiltInNetworkCapturesTheSameMaps) {
     if (trace) args.push_back("--trace");
     ASSERT_EQ(run_export_script(args), 0);
     EXPECT_TRUE(is_torchscript_archive(file));
-    EXPECT_EQ(read_torchscript_info(file).extra.at("input_size"), 28);
+    EXPECT_EQ(read_torchscript_info(file).input_side.value_or(0), 28);
     auto exported = load_torchscript_model(file, {1, 28, 28}, kCpu);
     Network net = load_checkpoint(checkpoint_path(run, 1));
     auto builtin = probed_network(net);

@@ -157,6 +157,8 @@ std::vector<OodSet> make_ood_sets(const ModelSource& source, const Dataset& in, 
     DataOptions other;
     other.dataset = o.ood_dataset;
     other.data_dir = o.ood_data_dir;
+    // An OOD set is a sample of another dataset: the batch files present are enough.
+    other.partial_data = true;
     DatasetSplits splits;
     try {
       splits = load_dataset(other);

@@ -13,7 +13,7 @@ namespace filterscope {
 at::Tensor read_point_sets(const std::string& path) {
   at::Tensor points = read_npy(path);
   FS_CHECK(points.scalar_type() == at::kFloat || points.scalar_type() == at::kDouble, path,
-           ": dtype ", points.scalar_type(), " is not supported; points must be float32 or float64");
+           ": dtype ", npy_dtype_name(points.scalar_type()), " is not supported; points must be float32 (<f4) or float64 (<f8)");
   FS_CHECK((points.dim() == 2 || points.dim() == 3) && points.size(-1) == 2, path,
            ": shape ", points.sizes(), " is not [N, 2] or [F, N, 2]");
   if (points.dim() == 2) points = points.unsqueeze(0);

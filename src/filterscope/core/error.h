@@ -13,6 +13,14 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// A mistake on the command line (a flag's value out of range, not one of its choices, flags that
+/// do not go together): the CLI exits with 2 for these, as for the parser's own errors, and 1 for
+/// every other Error.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(message) {}
+};
+
 namespace detail {
 template <class... Args>
 std::string concat(const Args&... args) {
@@ -31,6 +39,12 @@ std::string describe_exception(const std::exception& e);
 #define FS_CHECK(cond, ...)                                             \
   do {                                                                  \
     if (!(cond)) throw ::filterscope::Error(::filterscope::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+/// Throws filterscope::UsageError with the streamed arguments unless cond holds.
+#define FS_CHECK_USAGE(cond, ...)                                                             \
+  do {                                                                                        \
+    if (!(cond)) throw ::filterscope::UsageError(::filterscope::detail::concat(__VA_ARGS__)); \
   } while (0)
 
 /// An internal invariant: failing it is a bug in filterscope, not in the input.

@@ -76,7 +76,7 @@ std::string format_value(const T& value) {
   return out.str();
 }
 
-/// Throws Error "--name must be ..., got X" for the first parameter out of its range or choices.
+/// Throws UsageError "--name must be ..., got X" for the first parameter out of its range or choices.
 template <class O>
 void validate_params(const O& options, const ParamTable<O>& table) {
   for (const auto& p : table) {
@@ -85,9 +85,9 @@ void validate_params(const O& options, const ParamTable<O>& table) {
           const auto& value = options.*member;
           using T = std::decay_t<decltype(value)>;
           if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
-            FS_CHECK(std::isfinite(static_cast<double>(value)), "--", p.name,
+            FS_CHECK_USAGE(std::isfinite(static_cast<double>(value)), "--", p.name,
                      " must be a finite number, got ", value);
-            FS_CHECK(p.bounds.contains(static_cast<double>(value)), "--", p.name, " must be ",
+            FS_CHECK_USAGE(p.bounds.contains(static_cast<double>(value)), "--", p.name, " must be ",
                      p.bounds.describe(), ", got ", value);
           } else if constexpr (std::is_same_v<T, std::string>) {
             if (!p.choices.empty()) {
@@ -97,7 +97,7 @@ void validate_params(const O& options, const ParamTable<O>& table) {
                 found = found || c == value;
                 list += (list.empty() ? "" : ", ") + c;
               }
-              FS_CHECK(found, "--", p.name, " must be one of {", list, "}, got \"", value, "\"");
+              FS_CHECK_USAGE(found, "--", p.name, " must be one of {", list, "}, got \"", value, "\"");
             }
           }
         },
@@ -106,7 +106,7 @@ void validate_params(const O& options, const ParamTable<O>& table) {
   if constexpr (detail::has_rules<O>::value) {
     for (const auto& rule : O::rules()) {
       const std::string problem = rule.problem(options);
-      FS_CHECK(problem.empty(), problem);
+      FS_CHECK_USAGE(problem.empty(), problem);
     }
   }
 }

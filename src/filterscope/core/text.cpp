@@ -13,4 +13,19 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+std::string printable(std::string_view text, size_t max_chars) {
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (text.size() > max_chars) out += "...";
+  return out;
+}
+
+std::string without_prefix(const std::string& message, const std::string& prefix) {
+  const std::string head = prefix + ": ";
+  return message.rfind(head, 0) == 0 ? message.substr(head.size()) : message;
+}
+
 }  // namespace filterscope

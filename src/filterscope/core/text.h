@@ -1,11 +1,20 @@
-// Small text helpers shared by the commands' list flags.
+// Small text helpers: the commands' list flags, and quoting outside text in one-line messages.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace filterscope {
 
 /// The non-empty items of a comma-separated list: "a,,b" -> {"a", "b"}.
 std::vector<std::string> split_list(const std::string& text);
+
+/// Text from a file or a request as it may appear in a one-line message: control characters and
+/// bytes outside printable ASCII become '?', and more than `max_chars` characters end in "...".
+std::string printable(std::string_view text, size_t max_chars = 80);
+
+/// `message` without a leading "`prefix`: " (an Error's own naming of a file, when the caller
+/// names it again with more context).
+std::string without_prefix(const std::string& message, const std::string& prefix);
 
 }  // namespace filterscope

@@ -5,26 +5,21 @@
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/data/dataset.h"
+#include "filterscope/data/decode.h"
 
 namespace filterscope {
 
 Dataset read_cifar_binary(const std::vector<std::filesystem::path>& files, bool cifar100,
                           const std::string& name) {
   FS_CHECK(!files.empty(), name, ": no CIFAR files given");
-  const size_t label_bytes = cifar100 ? 2 : 1;
-  const size_t pixel_bytes = 3 * 32 * 32;
-  const size_t record = label_bytes + pixel_bytes;
   const int64_t num_classes = cifar100 ? 100 : 10;
-
   std::vector<std::string> contents;
+  std::vector<CifarRecords> parsed;
   int64_t total = 0;
   for (const auto& file : files) {
     contents.push_back(read_file(file));
-    const size_t size = contents.back().size();
-    FS_CHECK(size > 0, file.string(), ": empty file");
-    FS_CHECK(size % record == 0, file.string(), ": truncated or not CIFAR-", num_classes,
-             " binary (", size, " bytes is not a multiple of the ", record, "-byte record)");
-    total += static_cast<int64_t>(size / record);
+    parsed.push_back(parse_cifar_records(contents.back(), cifar100, file.string()));
+    total += parsed.back().count;
   }
   Dataset data;
   data.name = name;
@@ -33,15 +28,10 @@ Dataset read_cifar_binary(const std::vector<std::filesystem::path>& files, bool 
   auto* pixels = data.images.data_ptr<uint8_t>();
   auto* labels = data.labels.data_ptr<int64_t>();
   int64_t row = 0;
-  for (size_t f = 0; f < files.size(); ++f) {
-    const std::string& bytes = contents[f];
-    for (size_t offset = 0; offset < bytes.size(); offset += record, ++row) {
-      // CIFAR-100 records carry the coarse label first and the fine label second.
-      const int64_t label = static_cast<unsigned char>(bytes[offset + label_bytes - 1]);
-      FS_CHECK(label < num_classes, files[f].string(), ": record ", offset / record, " has label ",
-               label, ", out of range 0..", num_classes - 1);
-      labels[row] = label;
-      std::memcpy(pixels + row * pixel_bytes, bytes.data() + offset + label_bytes, pixel_bytes);
+  for (const CifarRecords& records : parsed) {
+    for (int64_t i = 0; i < records.count; ++i, ++row) {
+      labels[row] = records.labels[i];
+      std::memcpy(pixels + row * 3 * 32 * 32, records.pixels[i].data(), records.pixels[i].size());
     }
   }
   data.indices = at::arange(total, at::kLong);

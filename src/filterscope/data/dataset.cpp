@@ -13,38 +13,6 @@ namespace filterscope {
 
 namespace fs = std::filesystem;
 
-const ParamTable<DataOptions>& DataOptions::params() {
-  static const ParamTable<DataOptions> table = {
-      {"dataset", &DataOptions::dataset, "dataset to read", {},
-       {"fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "synthetic"}},
-      {"data-dir", &DataOptions::data_dir,
-       "folder holding the dataset's files (IDX, CIFAR binary, or class sub-folders); empty = "
-       "/usr/share/datasets/fashion-mnist for fashion-mnist"},
-      {"classes", &DataOptions::classes,
-       "keep only these classes, relabelled 0.. in the order given: numbers and ranges, e.g. 0-7 or 3,1,4 "
-       "(the rest can serve as out-of-distribution data); empty = all"},
-      {"synthetic-size", &DataOptions::synthetic_size,
-       "synthetic dataset only: samples generated, train and test together", Bounds::closed(20, 1e7)},
-      {"synthetic-seed", &DataOptions::synthetic_seed, "synthetic dataset only: generator seed",
-       Bounds::at_least(0)},
-  };
-  return table;
-}
-
-const ParamTable<SplitOptions>& SplitOptions::params() {
-  static const ParamTable<SplitOptions> table = {
-      {"train-size", &SplitOptions::train_size,
-       "training samples, a seeded subset of the train split; 0 = all", Bounds::at_least(0)},
-      {"val-size", &SplitOptions::val_size,
-       "validation samples, a seeded subset of the test split (held out of train when the dataset "
-       "has no test split); 0 = all available",
-       Bounds::at_least(0)},
-      {"split-seed", &SplitOptions::split_seed, "seed of the train and validation subset draws",
-       Bounds::at_least(0)},
-  };
-  return table;
-}
-
 namespace {
 
 at::Generator seeded_generator(int64_t seed) {
@@ -69,10 +37,18 @@ fs::path find_idx_file(const fs::path& dir, const std::string& stem) {
   throw Error(detail::concat(dir.string(), ": missing ", stem, " (or ", stem, ".gz)"));
 }
 
-std::vector<fs::path> existing(const fs::path& dir, const std::vector<std::string>& names) {
+// The dataset's files that exist. A missing one is an error unless `partial` (--partial-data) allows
+// it: a partial download must not train silently on less data.
+std::vector<fs::path> existing(const fs::path& dir, const std::vector<std::string>& names, bool partial,
+                               const std::string& dataset) {
   std::vector<fs::path> out;
-  for (const auto& n : names)
+  std::string missing;
+  for (const auto& n : names) {
     if (fs::exists(dir / n)) out.push_back(dir / n);
+    else missing += (missing.empty() ? "" : ", ") + n;
+  }
+  FS_CHECK(missing.empty() || partial, dir.string(), ": ", dataset, " is incomplete: ", missing,
+           " missing (pass --partial-data to use the files present)");
   return out;
 }
 
@@ -146,16 +122,16 @@ DatasetSplits load_all_classes(const DataOptions& options) {
     splits.train = read_mnist_json(dir, name + "/train");
   } else if (name == "cifar10") {
     auto train_files = existing(dir, {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
-                                      "data_batch_4.bin", "data_batch_5.bin"});
+                                      "data_batch_4.bin", "data_batch_5.bin"}, options.partial_data, "CIFAR-10");
     FS_CHECK(!train_files.empty(), dir.string(), ": no CIFAR-10 data_batch_N.bin files");
     splits.train = read_cifar_binary(train_files, false, name + "/train");
-    auto test_files = existing(dir, {"test_batch.bin"});
+    auto test_files = existing(dir, {"test_batch.bin"}, options.partial_data, "CIFAR-10");
     if (!test_files.empty()) splits.test = read_cifar_binary(test_files, false, name + "/test");
   } else if (name == "cifar100") {
-    auto train_files = existing(dir, {"train.bin"});
+    auto train_files = existing(dir, {"train.bin"}, options.partial_data, "CIFAR-100");
     FS_CHECK(!train_files.empty(), dir.string(), ": no CIFAR-100 train.bin");
     splits.train = read_cifar_binary(train_files, true, name + "/train");
-    auto test_files = existing(dir, {"test.bin"});
+    auto test_files = existing(dir, {"test.bin"}, options.partial_data, "CIFAR-100");
     if (!test_files.empty()) splits.test = read_cifar_binary(test_files, true, name + "/test");
   } else if (name == "folder") {
     // Either train/ and test/ sub-folders (each with class folders) or class folders directly.
@@ -321,18 +297,6 @@ RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options) 
     out.train = subset(source, std::get<0>(perm.narrow(0, val, train).sort()), source.name);
   }
   return out;
-}
-
-nlohmann::json InputTransform::to_json() const {
-  return {{"mean", mean}, {"std", std}, {"resize", resize}};
-}
-
-InputTransform InputTransform::from_json(const nlohmann::json& json) {
-  InputTransform t;
-  t.mean = json.at("mean").get<std::vector<double>>();
-  t.std = json.at("std").get<std::vector<double>>();
-  t.resize = json.at("resize").get<int64_t>();
-  return t;
 }
 
 InputTransform fit_normalisation(const Dataset& data, int64_t resize) {

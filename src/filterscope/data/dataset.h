@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "filterscope/core/params.h"
+#include "filterscope/data/options.h"
 
 namespace filterscope {
 
@@ -32,29 +33,6 @@ struct DatasetSplits {
   Dataset train;
   Dataset test;
 };
-
-/// Where to read a dataset from.
-struct DataOptions {
-  std::string dataset = "fashion-mnist";  ///< fashion-mnist, mnist, mnist-json, cifar10, cifar100, folder, synthetic
-  std::string data_dir = "";              ///< folder of the files; "" = the Debian package's for fashion-mnist
-  std::string classes = "";               ///< classes kept, relabelled in the order given ("0-7", "3,1,4"); "" = all
-  int64_t synthetic_size = 3000;          ///< synthetic only: samples generated (train + test)
-  int64_t synthetic_seed = 7;             ///< synthetic only: seed of the generator
-
-  static const ParamTable<DataOptions>& params();
-};
-
-/// How a run draws its training and validation sets.
-struct SplitOptions {
-  int64_t train_size = 0;  ///< training samples drawn (seeded) from the train split; 0 = all
-  int64_t val_size = 2000;  ///< validation samples: from the test split when there is one, else held out of train; 0 = all available
-  int64_t split_seed = 0;   ///< seed of the subset draws
-
-  static const ParamTable<SplitOptions>& params();
-};
-
-/// The default folder of Debian's dataset-fashion-mnist package.
-inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Reads an IDX image file and its label file (MNIST layout; gzipped or not).
 Dataset read_idx(const std::filesystem::path& images_file, const std::filesystem::path& labels_file,
@@ -105,16 +83,6 @@ struct RunData {
   Dataset val;
 };
 RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options);
-
-/// Per-channel normalisation and an optional resize, applied when images become network input.
-struct InputTransform {
-  std::vector<double> mean;  ///< per channel, on the [0, 1] pixel scale
-  std::vector<double> std;   ///< per channel, > 0
-  int64_t resize = 0;        ///< side of the square input the network needs; 0 = keep the size
-
-  nlohmann::json to_json() const;
-  static InputTransform from_json(const nlohmann::json& json);
-};
 
 /// Mean and standard deviation per channel of a dataset's pixels.
 InputTransform fit_normalisation(const Dataset& data, int64_t resize = 0);

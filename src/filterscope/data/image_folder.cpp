@@ -4,13 +4,10 @@
 #include <cstring>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
 #include "filterscope/data/dataset.h"
+#include "filterscope/data/decode.h"
 
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_NO_STDIO_WRITE
-#include <stb_image.h>
 
 namespace filterscope {
 
@@ -45,33 +42,27 @@ Dataset read_image_folder(const std::filesystem::path& dir, const std::string& n
   FS_CHECK(!files.empty(), dir.string(), ": no PNG or JPEG images in its class sub-folders");
   data.num_classes = static_cast<int64_t>(class_dirs.size());
 
-  // First pass: sizes and channel counts, so the tensor is allocated once.
+  // First pass: sizes and channel counts from the headers, so the tensor is allocated once.
   int width = 0, height = 0;
   bool all_gray = true;
   for (const auto& [path, label] : files) {
-    int w, h, channels;
-    FS_CHECK(stbi_info(path.c_str(), &w, &h, &channels), path.string(),
-             ": not a readable PNG or JPEG (", stbi_failure_reason(), ")");
+    const ImageHeader h = read_image_header(read_file(path), path.string());
     if (width == 0) {
-      width = w;
-      height = h;
+      width = h.width;
+      height = h.height;
     }
-    FS_CHECK(w == width && h == height, path.string(), ": image is ", w, "x", h, " but ",
+    FS_CHECK(h.width == width && h.height == height, path.string(), ": image is ", h.width, "x", h.height, " but ",
              files.front().first.string(), " is ", width, "x", height,
              "; all images of a folder dataset must have one size");
-    all_gray = all_gray && (channels == 1 || channels == 2);
+    all_gray = all_gray && (h.channels == 1 || h.channels == 2);
   }
   const int channels = all_gray ? 1 : 3;
   const int64_t n = static_cast<int64_t>(files.size());
   at::Tensor hwc = at::empty({n, height, width, channels}, at::kByte);
   data.labels = at::empty({n}, at::kLong);
   for (int64_t i = 0; i < n; ++i) {
-    int w, h, c;
-    unsigned char* pixels = stbi_load(files[i].first.c_str(), &w, &h, &c, channels);
-    FS_CHECK(pixels != nullptr, files[i].first.string(), ": cannot decode (",
-             stbi_failure_reason(), ")");
-    std::memcpy(hwc[i].data_ptr(), pixels, static_cast<size_t>(width * height * channels));
-    stbi_image_free(pixels);
+    const std::vector<uint8_t> pixels = decode_image(read_file(files[i].first), channels, files[i].first.string());
+    std::memcpy(hwc[i].data_ptr(), pixels.data(), pixels.size());
     data.labels[i] = files[i].second;
   }
   data.images = hwc.permute({0, 3, 1, 2}).contiguous();

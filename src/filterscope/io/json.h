@@ -12,6 +12,12 @@ nlohmann::json json_number(double v);
 /// The inverse of json_number: the number, or NaN for null.
 double number_or_nan(const nlohmann::json& v);
 
+/// Parses JSON text; throws Error "`where`: not valid JSON (the parser's reason)".
+nlohmann::json parse_json_text(const std::string& text, const std::string& where);
+
+/// A JSON library exception's message without its "[json.exception.type_error.302] " tag.
+std::string json_error_text(const std::exception& e);
+
 /// Reads and parses a JSON file; throws Error naming it when it is missing or malformed.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

@@ -3,6 +3,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <string>
+
+#include "filterscope/io/npy_format.h"
 
 namespace filterscope {
 
@@ -10,6 +13,9 @@ namespace filterscope {
 /// int32, int64, uint8, bool. Throws Error naming the file for a bad magic string, an unsupported
 /// dtype, Fortran order, a malformed header, or data shorter or longer than the shape says.
 at::Tensor read_npy(const std::filesystem::path& path);
+
+/// "float32 (<f4)": a dtype as NumPy users name it, for messages; LibTorch's name otherwise.
+std::string npy_dtype_name(at::ScalarType type);
 
 /// Writes a tensor (any device; it is copied to CPU and made contiguous) as an .npy file,
 /// atomically. Supported dtypes as for read_npy.

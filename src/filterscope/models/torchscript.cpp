@@ -19,6 +19,9 @@
 #include <map>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
+#include "filterscope/core/text.h"
+#include "filterscope/io/zip_archive.h"
 
 namespace filterscope {
 
@@ -32,20 +35,24 @@ bool is_torchscript_archive(const fs::path& path) {
   return in && magic[0] == 'P' && magic[1] == 'K';
 }
 
-TorchScriptInfo read_torchscript_info(const fs::path& path) {
-  TorchScriptInfo info;
+ExportInfo read_torchscript_info(const fs::path& path) {
+  const std::string bytes = read_file(path);
+  std::vector<ZipEntry> entries;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path.string());
-    if (!reader.hasRecord("extra/filterscope.json")) return info;
-    auto record = reader.getRecord("extra/filterscope.json");
-    const auto* data = static_cast<const char*>(std::get<0>(record).get());
-    info.extra = nlohmann::json::parse(std::string(data, std::get<1>(record)));
-  } catch (const nlohmann::json::exception&) {
-    throw Error(detail::concat(path.string(), ": extra file filterscope.json is not valid JSON"));
-  } catch (const std::exception& e) {
-    throw Error(detail::concat(path.string(), ": not a TorchScript file (", describe_exception(e), ")"));
+    verify_zip_checksums(bytes, path.string());
+    entries = read_zip_directory(bytes, path.string());
+  } catch (const Error& e) {
+    throw Error(detail::concat(path.string(), ": corrupt or truncated TorchScript file (",
+                               without_prefix(e.what(), path.string()), ")"));
   }
-  return info;
+  // Records are named ARCHIVE/extra/NAME, ARCHIVE being the name the file was saved under.
+  for (const ZipEntry& e : entries) {
+    const std::string suffix = "/extra/filterscope.json";
+    if (e.name.size() > suffix.size() && e.name.compare(e.name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        e.name.find('/') == e.name.size() - suffix.size())
+      return ExportInfo::parse(read_zip_record(bytes, e, path.string()), path.string() + ": filterscope.json");
+  }
+  return ExportInfo{};
 }
 
 namespace {

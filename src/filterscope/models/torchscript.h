@@ -10,19 +10,13 @@
 #pragma once
 #include <filesystem>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "filterscope/models/export_info.h"
 #include "filterscope/models/probed_model.h"
 
 namespace filterscope {
-
-/// What the file says about itself: the extra file "filterscope.json" written by exporters
-/// (input_size, mean, std); empty when absent.
-struct TorchScriptInfo {
-  nlohmann::json extra;
-};
 
 /// True when the file is a TorchScript archive (a zip holding code/ and data.pkl), whether a
 /// user's model or a filterscope checkpoint.
@@ -40,7 +34,9 @@ std::unique_ptr<ProbedModel> load_torchscript_model(const std::filesystem::path&
 /// Throws Error when `model` is not a TorchScript model.
 void save_torchscript_model(const ProbedModel& model, const std::filesystem::path& path);
 
-/// Reads only the extra file "filterscope.json" of a TorchScript archive.
-TorchScriptInfo read_torchscript_info(const std::filesystem::path& path);
+/// Checks the archive (every record's CRC-32) and reads its extra file "filterscope.json"; all
+/// fields are empty when there is none. Throws Error naming the file for a damaged archive or a
+/// malformed filterscope.json.
+ExportInfo read_torchscript_info(const std::filesystem::path& path);
 
 }  // namespace filterscope

@@ -1,6 +1,9 @@
 #include "filterscope/runs/model_source.h"
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
+#include "filterscope/core/text.h"
+#include "filterscope/io/zip_archive.h"
 #include "filterscope/models/torchscript.h"
 #include "filterscope/train/checkpoint.h"
 
@@ -39,6 +42,16 @@ ModelSourceKind classify_model_path(const fs::path& path) {
   std::error_code ec;
   FS_CHECK(fs::exists(path, ec), path.string(), ": no such run directory or model file");
   if (fs::is_directory(path, ec)) return ModelSourceKind::RunDirectory;
+  // A file in a run's checkpoints/ is a checkpoint: its errors say so, as they do through the run.
+  if (RunLayout::of_checkpoint(path)) return ModelSourceKind::Checkpoint;
+  FS_CHECK(is_torchscript_archive(path), path.string(),
+           ": not a checkpoint or TorchScript file (PyTorch saves both as zip archives; this is none)");
+  try {
+    verify_zip_checksums(read_file(path), path.string());
+  } catch (const Error& e) {
+    throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint or TorchScript file (",
+                               without_prefix(e.what(), path.string()), ")"));
+  }
   return is_checkpoint_file(path) ? ModelSourceKind::Checkpoint : ModelSourceKind::TorchScript;
 }
 
@@ -91,21 +104,24 @@ ModelSource open_torchscript_file(const fs::path& file, const ModelSourceOptions
   settings.split = options.split;
   validate_params(settings.data, DataOptions::params());
   validate_params(settings.split, SplitOptions::params());
-  const TorchScriptInfo info = read_torchscript_info(file);
+  const ExportInfo info = read_torchscript_info(file);
   ModelSource s;
   s.kind = ModelSourceKind::TorchScript;
   s.file = file;
   s.run = prepare_run(settings);
   const Dataset& train = s.run.data.train;
+  const std::string json_name = file.string() + ": filterscope.json";
+  FS_CHECK(!info.input_channels || *info.input_channels == train.channels(), json_name, ": \"input_size\" says ",
+           info.input_channels.value_or(0), " channel(s); the dataset ", train.name, " has ", train.channels());
   int64_t side = options.input_size;
-  if (side == 0 && info.extra.contains("input_size")) side = info.extra["input_size"].get<int64_t>();
+  if (side == 0 && info.input_side) side = *info.input_side;
   const int64_t resize = side == train.height() && side == train.width() ? 0 : side;
-  if (info.extra.contains("mean") && info.extra.contains("std")) {
-    s.run.transform.mean = info.extra["mean"].get<std::vector<double>>();
-    s.run.transform.std = info.extra["std"].get<std::vector<double>>();
-    FS_CHECK(static_cast<int64_t>(s.run.transform.mean.size()) == train.channels(), file.string(),
-             ": filterscope.json gives normalisation for ", s.run.transform.mean.size(),
-             " channel(s); the dataset has ", train.channels());
+  if (!info.mean.empty()) {
+    s.run.transform.mean = info.mean;
+    s.run.transform.std = info.std;
+    FS_CHECK(static_cast<int64_t>(s.run.transform.mean.size()) == train.channels(), json_name,
+             ": gives normalisation for ", s.run.transform.mean.size(), " channel(s); the dataset ", train.name,
+             " has ", train.channels());
     s.run.transform.resize = resize;
   } else {
     s.run.transform = fit_normalisation(train, resize);

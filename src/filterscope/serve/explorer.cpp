@@ -15,6 +15,7 @@
 #include "filterscope/io/png.h"
 #include "filterscope/report/html_report.h"
 #include "filterscope/runs/layout.h"
+#include "filterscope/serve/query.h"
 #include "filterscope/train/trainer.h"
 
 namespace filterscope {
@@ -24,59 +25,9 @@ using Params = std::multimap<std::string, std::string>;
 
 namespace {
 
-// A reply for a request the API refuses: 400 (malformed or out of range) or 404 (no such thing).
-struct RequestError {
-  int status;
-  std::string message;
-};
-
-[[noreturn]] void bad_request(const std::string& message) { throw RequestError{400, message}; }
-[[noreturn]] void not_found(const std::string& message) { throw RequestError{404, message}; }
-
 HttpReply json_reply(const nlohmann::json& body, int status = 200) {
   return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
-
-// The query parameters of one route: each may appear at most once, and no other may appear.
-class Query {
- public:
-  Query(const Params& params, std::initializer_list<const char*> known) {
-    for (const auto& [key, value] : params) {
-      if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) == known.end())
-        bad_request("unknown parameter '" + key + "'");
-      if (values_.count(key)) bad_request("parameter '" + key + "' given twice");
-      values_[key] = value;
-    }
-  }
-  bool has(const std::string& key) const { return values_.count(key) > 0; }
-  std::string text(const std::string& key, const std::string& fallback) const {
-    const auto it = values_.find(key);
-    return it == values_.end() ? fallback : it->second;
-  }
-  int64_t integer(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
-    const auto it = values_.find(key);
-    if (it == values_.end()) return fallback;
-    return parse_integer(key, it->second, lo, hi);
-  }
-  static int64_t parse_integer(const std::string& key, const std::string& text, int64_t lo, int64_t hi) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(text, &used, 10);
-    } catch (const std::out_of_range&) {
-      bad_request("parameter '" + key + "': " + text.substr(0, 40) + " is out of range");
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (text.empty() || used != text.size()) bad_request("parameter '" + key + "': '" + text.substr(0, 40) + "' is not an integer");
-    if (v < lo || v > hi)
-      bad_request("parameter '" + key + "': " + text + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return v;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
 
 std::string unique_id(const fs::path& dir, const std::set<std::string>& taken) {
   std::string base = fs::absolute(dir).lexically_normal().filename().string();
@@ -163,20 +114,7 @@ HttpReply Explorer::route(const std::string& path, const Params& params) {
   }
   // Browsers ask for an icon on their own; there is none, and "no content" is not an error.
   if (path == "/favicon.ico") return {204, "image/x-icon", ""};
-  // Segments of the path; empty ones (a//b, a trailing /) are not routes.
-  std::vector<std::string> parts;
-  {
-    size_t start = 1;
-    if (path.empty() || path[0] != '/') not_found("no such page");
-    while (start <= path.size()) {
-      const size_t end = path.find('/', start);
-      parts.push_back(path.substr(start, end == std::string::npos ? std::string::npos : end - start));
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-    for (const auto& p : parts)
-      if (p.empty() || p == "." || p == "..") not_found("no such page");
-  }
+  const std::vector<std::string> parts = split_route_path(path);
   const auto find_run = [&](const std::string& id) -> size_t {
     for (size_t i = 0; i < runs_.size(); ++i)
       if (runs_[i].id == id) return i;
@@ -262,17 +200,7 @@ HttpReply Explorer::route(const std::string& path, const Params& params) {
     return std::pair<int64_t, int64_t>(from, to);
   };
   const auto parse_units = [&](const std::string& text, const LogLayer& layer) {
-    std::vector<int64_t> units;
-    for (const std::string& part : split_list(text)) {
-      const int64_t u = Query::parse_integer("units", part, 0, std::numeric_limits<int32_t>::max());
-      if (u >= layer.units) not_found("layer " + layer.name + " has no unit " + part + " (it has " + std::to_string(layer.units) + ")");
-      units.push_back(u);
-    }
-    if (units.empty()) bad_request("parameter 'units': no unit given");
-    std::sort(units.begin(), units.end());
-    units.erase(std::unique(units.begin(), units.end()), units.end());
-    if (units.size() > 4096) bad_request("parameter 'units': at most 4096 units");
-    return units;
+    return parse_unit_list(text, layer.units, layer.name);
   };
 
   if (parts.size() == 4 && what == "series") {

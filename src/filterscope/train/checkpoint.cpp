@@ -9,45 +9,30 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
+#include "filterscope/core/text.h"
+#include "filterscope/io/zip_archive.h"
 
 namespace filterscope {
 
 namespace fs = std::filesystem;
 
 namespace {
-const char* kFormat = "filterscope-checkpoint-1";
-
-nlohmann::json info_to_json(const CheckpointInfo& info) {
-  return {{"format", kFormat},           {"epoch", info.epoch},
-          {"network", info.network},     {"in_channels", info.in_channels},
-          {"num_classes", info.num_classes}, {"input_size", info.input_size},
-          {"settings", info.settings}};
-}
-
 CheckpointInfo read_info(torch::serialize::InputArchive& archive, const fs::path& path) {
   c10::IValue meta;
   FS_CHECK(archive.try_read("filterscope", meta) && meta.isString(), path.string(),
            ": not a filterscope checkpoint (no metadata)");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(meta.toStringRef());
-  } catch (const std::exception&) {
-    throw Error(detail::concat(path.string(), ": corrupt checkpoint metadata"));
-  }
-  FS_CHECK(json.value("format", "") == kFormat, path.string(), ": unsupported checkpoint format \"",
-           json.value("format", ""), "\"");
-  CheckpointInfo info;
-  info.epoch = json.at("epoch").get<int64_t>();
-  info.network = json.at("network").get<std::string>();
-  info.in_channels = json.at("in_channels").get<int64_t>();
-  info.num_classes = json.at("num_classes").get<int64_t>();
-  info.input_size = json.at("input_size").get<int64_t>();
-  info.settings = json.at("settings");
-  return info;
+  return CheckpointInfo::parse(meta.toStringRef(), path.string());
 }
 
 void open_archive(torch::serialize::InputArchive& archive, const fs::path& path) {
   FS_CHECK(fs::exists(path), path.string(), ": no such checkpoint");
+  // The checksums first: the archive reader would accept changed bytes.
+  try {
+    verify_zip_checksums(read_file(path), path.string());
+  } catch (const Error& e) {
+    throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint (",
+                               without_prefix(e.what(), path.string()), ")"));
+  }
   try {
     archive.load_from(path.string());
   } catch (const std::exception&) {
@@ -69,7 +54,7 @@ void save_checkpoint(const fs::path& path, Network& network, torch::optim::Optim
     optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
   }
-  archive.write("filterscope", c10::IValue(info_to_json(info).dump()));
+  archive.write("filterscope", c10::IValue(info.to_text()));
   write_atomic_with(path, [&](const fs::path& temp) { archive.save_to(temp.string()); });
 }
 

@@ -1,4 +1,6 @@
 // Epoch checkpoints: model, optimizer, epoch and the run's settings in one file, written atomically.
+// Every load first checks the zip archive's CRC-32 of each record (io/zip_archive.h): LibTorch's
+// reader does not, and a damaged weight would otherwise load silently.
 #pragma once
 #include <torch/optim/optimizer.h>
 
@@ -7,16 +9,9 @@
 #include <optional>
 
 #include "filterscope/models/network.h"
+#include "filterscope/train/checkpoint_info.h"
 
 namespace filterscope {
-
-/// What a checkpoint says about itself, readable without building the network.
-struct CheckpointInfo {
-  int64_t epoch = 0;
-  std::string network;  ///< e.g. "simple-cnn"
-  int64_t in_channels = 0, num_classes = 0, input_size = 0;
-  nlohmann::json settings;  ///< the run's settings (run.json's "settings")
-};
 
 /// checkpoints/epoch-NNN.pt inside a run directory (RunLayout::checkpoint).
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int64_t epoch);

@@ -7,36 +7,9 @@
 #include "filterscope/data/dataset.h"
 #include "filterscope/models/network.h"
 #include "filterscope/models/probed_model.h"
+#include "filterscope/train/run_record.h"
 
 namespace filterscope {
-
-/// How a network is trained.
-struct TrainOptions {
-  std::string model = "simple-cnn";  ///< network to build
-  std::string optimizer = "adam";    ///< adam or sgd
-  double lr = 1e-3;                  ///< learning rate
-  double momentum = 0.9;             ///< sgd only
-  double weight_decay = 0.0;         ///< L2 penalty
-  int64_t batch_size = 32;           ///< images per step (Keras's default: 63 steps an epoch on 2,000 images)
-  int64_t epochs = 30;               ///< epochs in all (a resumed run goes on up to this)
-  int64_t seed = 0;                  ///< seed of initial weights, shuffling, dropout, label noise
-  double label_noise = 0.0;          ///< share of training labels replaced by another class
-  int64_t input_size = 0;            ///< side of the network input; 0 = the network's own (227 for alexnet)
-  int64_t threads = 0;               ///< CPU threads; 0 = all cores
-  std::string device = "cpu";        ///< cpu, cuda or cuda:N
-
-  static const ParamTable<TrainOptions>& params();
-};
-
-/// Everything that decides a run's outcome; stored in run.json.
-struct RunSettings {
-  DataOptions data;
-  SplitOptions split;
-  TrainOptions train;
-
-  nlohmann::json to_json() const;
-  static RunSettings from_json(const nlohmann::json& json, const std::string& source);
-};
 
 /// A run's data after subsets and label noise, ready to train on.
 struct PreparedRun {
@@ -53,43 +26,8 @@ PreparedRun prepare_run(const RunSettings& settings);
 /// Replaces a seeded share of `labels` by a different class. Returns the changed positions.
 at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed);
 
-/// run.json as a typed record: the settings, the dataset (indices of every sample), the label
-/// noise (which samples, from which label to which), and the network.
-struct RunRecord {
-  RunSettings settings;
-  struct Data {
-    std::string name;
-    int64_t num_classes = 0;
-    std::vector<std::string> class_names;
-    std::vector<int64_t> image_shape;  ///< [C, H, W]
-    InputTransform normalisation;
-    std::string train_split, val_split;
-    std::vector<int64_t> train_indices, val_indices;  ///< positions in the source splits
-  } dataset;
-  struct Noise {
-    double share = 0;
-    int64_t count = 0;
-    std::vector<int64_t> dataset_indices, original_labels, new_labels;
-  } label_noise;
-  struct Probe {
-    std::string name, kind, owner_conv;
-    int64_t channels = 0;
-  };
-  struct Net {
-    std::string name;
-    int64_t in_channels = 0, num_classes = 0, input_size = 0, parameters = 0;
-    std::vector<Probe> probe_points;  ///< the probe points with maps (the GMM analysis's)
-  } network;
-
-  nlohmann::json to_json() const;
-  static RunRecord from_json(const nlohmann::json& json, const std::string& source);
-};
-
 /// The record of a prepared run and its network.
 RunRecord describe_run(const PreparedRun& run, const Network& network);
-
-/// Reads RUN/run.json; throws Error naming it when it is missing or malformed.
-RunRecord read_run_record(const std::filesystem::path& run_dir);
 
 /// One row of metrics.csv.
 struct EpochMetrics {
@@ -117,9 +55,6 @@ struct TrainResult {
 /// With resume, settings must equal those in run_dir/run.json (callers read them from there).
 TrainResult train_run(const PreparedRun& run, const std::filesystem::path& run_dir,
                       const TrainRunOptions& options);
-
-/// Reads the settings of an existing run directory.
-RunSettings read_run_settings(const std::filesystem::path& run_dir);
 
 /// Reads metrics.csv of a run directory (empty when there is none).
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& run_dir);
