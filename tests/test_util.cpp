@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "filterscope/core/error.h"
+
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +87,15 @@ nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << path << ": cannot open";
   return nlohmann::json::parse(in);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {

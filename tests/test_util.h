@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ std::vector<std::string> lines_of(const std::filesystem::path& path);
 
 /// A JSON file's content.
 nlohmann::json read_json(const std::filesystem::path& path);
+
+/// The message of the filterscope::Error that f throws, or "(no error)" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 /// args followed by more: a command line with extra flags.
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more);

@@ -46,7 +46,7 @@ TEST(ClusterCli, EveryBadInputHasItsMessage) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{"cluster", (dir / "int.npy").string()}, "int.npy: dtype Long is not supported; points must be float32 or float64"},
+      {{"cluster", (dir / "int.npy").string()}, "int.npy: dtype int64 (<i8) is not supported; points must be float32 (<f4) or float64 (<f8)"},
       {{"cluster", (dir / "shape.npy").string()}, "shape.npy: shape [20, 3] is not [N, 2] or [F, N, 2]"},
       {{"cluster", (dir / "nan.npy").string()}, "nan.npy: contains NaN or Inf (first at set 1, point 7)"},
       {{"cluster", (dir / "inf.npy").string()}, "inf.npy: contains NaN or Inf (first at set 0, point 3)"},

@@ -12,6 +12,7 @@
 namespace filterscope {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -36,15 +37,6 @@ void write_gz(const std::filesystem::path& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Idx, ReadsRawAndGzipped) {

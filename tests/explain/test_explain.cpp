@@ -19,21 +19,13 @@ namespace {
 
 using testing::read_json;
 using testing::run_cli;
+using testing::error_of;
 using testing::TempDir;
 
 std::vector<std::string> ten_classes() {
   std::vector<std::string> names;
   for (int c = 0; c < 10; ++c) names.push_back("c" + std::to_string(c));
   return names;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Objectives, ParseEvaluateAndNameWhatExists) {

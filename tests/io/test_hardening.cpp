@@ -27,17 +27,9 @@ namespace filterscope {
 namespace {
 
 using testing::run_cli;
+using testing::error_of;
 using testing::TempDir;
 using testing::write_bytes;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 #define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
@@ -276,6 +268,48 @@ TEST(Hardening, FuzzFoundJpegIsRefusedCleanly) {
     EXPECT_EQ(e.rfind("crash.jpg: ", 0), 0u) << e;
     EXPECT_EQ(lines(e), 0) << e;
   }
+}
+
+// run.json whose "format" is a number (fuzz/regressions/run_json): json::value threw the JSON
+// library's type error past every reader of a record; now the run is refused by name.
+TEST(Hardening, FuzzFoundRunJsonWithANumericFormatIsRefusedByName) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "run");
+  write_bytes(dir / "run/run.json", R"({"format":88888888888888888888})");
+  EXPECT_HAS(error_of([&] { read_run_record(dir / "run"); }), "run.json: not a filterscope run (format filterscope-run-1)");
+  const auto r = run_cli({"analyze", (dir / "run").string(), "--quiet"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
+  // A float where a whole number belongs (fuzz/regressions/run_json/float-too-large-for-an-integer):
+  // the JSON library's cast of 8.9e99 to int64 is undefined; now it is refused by name.
+  nlohmann::json settings = {{"data", {{"dataset", "synthetic"}}}, {"split", {{"train-size", 8.9e99}}}, {"train", nlohmann::json::object()}};
+  EXPECT_HAS(error_of([&] { RunSettings::from_json(settings, "run.json"); }),
+             "run.json: setting \"train-size\" is not a whole number");
+  settings["split"]["train-size"] = 8;
+  const nlohmann::json record = {{"format", "filterscope-run-1"}, {"settings", settings},
+                                 {"dataset", {{"name", "s"}, {"num_classes", 1e300}}}};
+  EXPECT_HAS(error_of([&] { RunRecord::from_json(record, "run.json"); }), "run.json: 1e+300 is not a whole number");
+}
+
+// Checkpoint metadata whose format holds a line break (fuzz/regressions/checkpoint): the refusal
+// quoted it and took two lines; text from a file is now shown printable.
+TEST(Hardening, FuzzFoundCheckpointFormatWithALineBreakStaysOneLine) {
+  const std::string e = error_of([] {
+    CheckpointInfo::parse(R"({"format": "filterscope-checkpoi\nt-1", "epoch": 3})", "epoch-001.pt");
+  });
+  EXPECT_HAS(e, "epoch-001.pt: unsupported checkpoint format \"filterscope-checkpoi?t-1\"");
+  EXPECT_EQ(lines(e), 0) << e;
+  const std::string name = error_of([] {
+    CheckpointInfo::parse(R"({"format": "filterscope-checkpoint-1", "epoch": 3, "network": "a\nb", "in_channels": 1,
+                              "num_classes": 10, "input_size": 28, "settings": {}})", "c.pt");
+  });
+  EXPECT_HAS(name, "c.pt: corrupt checkpoint metadata (\"network\" is a?b, not a network name)");
+  const std::string key = error_of([] {
+    DataOptions d;
+    params_from_json(d, nlohmann::json::parse(R"({"data\ndir": 1})"), DataOptions::params(), "run.json");
+  });
+  EXPECT_HAS(key, "run.json: unknown setting \"data?dir\"");
 }
 
 TEST(Hardening, FilterscopeJsonTakesAShapeAndNamesItsKeys) {

@@ -36,7 +36,7 @@ ImageSetRecord set_from(const json& j) {
 
 template <class F>
 auto guarded(const std::string& source, const char* format, const json& j, F&& read) {
-  FS_CHECK(j.is_object() && j.value("format", std::string()) == format, source, ": not a filterscope record of format ",
+  FS_CHECK(json_format_of(j) == format, source, ": not a filterscope record of format ",
            format);
   try {
     return read();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace filterscope {
 
@@ -16,6 +17,21 @@ void write_atomic_with(const fs::path& path, const std::function<void(const fs::
 
 /// The whole content of a file; throws Error naming the file when it cannot be read.
 std::string read_file(const fs::path& path);
+
+/// A whole file mapped read-only into memory (for large inputs read once: checkpoints): no copy,
+/// pages read ahead. Throws Error naming the file when it cannot be opened or mapped.
+class MappedFile {
+ public:
+  explicit MappedFile(const fs::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view bytes() const { return {data_, size_}; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 /// Creates `dir` and its parents; throws Error naming the folder when that fails.
 void ensure_directory(const fs::path& dir);

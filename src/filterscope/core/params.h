@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope {
 
@@ -130,10 +131,17 @@ void params_from_json(O& options, const nlohmann::json& json, const ParamTable<O
     const Param<O>* param = nullptr;
     for (const auto& p : table)
       if (p.name == it.key()) param = &p;
-    FS_CHECK(param != nullptr, source, ": unknown setting \"", it.key(), "\"");
+    FS_CHECK(param != nullptr, source, ": unknown setting \"", printable(it.key(), 60), "\"");
     std::visit(
         [&](auto member) {
           using T = std::decay_t<decltype(options.*member)>;
+          if constexpr (std::is_same_v<T, int64_t>) {
+            // Only JSON integers: the JSON library casts a float such as 8.9e99 (undefined behaviour).
+            const auto& v = it.value();
+            FS_CHECK(v.is_number_integer() && (!v.is_number_unsigned() ||
+                                               v.template get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)),
+                     source, ": setting \"", it.key(), "\" is not a whole number");
+          }
           try {
             options.*member = it.value().template get<T>();
           } catch (const nlohmann::json::exception&) {

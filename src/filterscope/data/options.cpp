@@ -1,5 +1,7 @@
 #include "filterscope/data/options.h"
 
+#include "filterscope/io/json.h"
+
 namespace filterscope {
 
 const ParamTable<DataOptions>& DataOptions::params() {
@@ -45,7 +47,7 @@ InputTransform InputTransform::from_json(const nlohmann::json& json) {
   InputTransform t;
   t.mean = json.at("mean").get<std::vector<double>>();
   t.std = json.at("std").get<std::vector<double>>();
-  t.resize = json.at("resize").get<int64_t>();
+  t.resize = json_whole(json.at("resize"));
   return t;
 }
 

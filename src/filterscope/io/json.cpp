@@ -1,6 +1,7 @@
 #include "filterscope/io/json.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
@@ -12,6 +13,27 @@ namespace fs = std::filesystem;
 nlohmann::json json_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 double number_or_nan(const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
+std::string json_format_of(const nlohmann::json& j) {
+  if (!j.is_object()) return "";
+  const auto it = j.find("format");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t json_whole(const nlohmann::json& v) {
+  const bool fits = v.is_number_integer() &&
+                    (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+  FS_CHECK(fits, v.dump().substr(0, 40), " is not a whole number");
+  return v.get<int64_t>();
+}
+
+std::vector<int64_t> json_wholes(const nlohmann::json& v) {
+  FS_CHECK(v.is_array(), v.dump().substr(0, 40), " is not a list of whole numbers");
+  std::vector<int64_t> out;
+  out.reserve(v.size());
+  for (const auto& x : v) out.push_back(json_whole(x));
+  return out;
+}
 
 std::string json_error_text(const std::exception& e) {
   std::string text = e.what();

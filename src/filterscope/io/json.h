@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace filterscope {
 
@@ -14,6 +15,16 @@ double number_or_nan(const nlohmann::json& v);
 
 /// Parses JSON text; throws Error "`where`: not valid JSON (the parser's reason)".
 nlohmann::json parse_json_text(const std::string& text, const std::string& where);
+
+/// A record's "format" string, or "" when `j` is not an object or its "format" is missing or not
+/// text (json::value would throw on a number there: a library message users would see).
+std::string json_format_of(const nlohmann::json& j);
+
+/// A JSON integer as int64_t. Throws Error "VALUE is not a whole number" for a fraction, text or a
+/// value out of range: the JSON library would cast a float such as 8.9e99 (undefined behaviour).
+int64_t json_whole(const nlohmann::json& v);
+/// An array of JSON integers (json_whole on each).
+std::vector<int64_t> json_wholes(const nlohmann::json& v);
 
 /// A JSON library exception's message without its "[json.exception.type_error.302] " tag.
 std::string json_error_text(const std::exception& e);

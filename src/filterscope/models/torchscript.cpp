@@ -36,7 +36,8 @@ bool is_torchscript_archive(const fs::path& path) {
 }
 
 ExportInfo read_torchscript_info(const fs::path& path) {
-  const std::string bytes = read_file(path);
+  const MappedFile file(path);
+  const std::string_view bytes = file.bytes();
   std::vector<ZipEntry> entries;
   try {
     verify_zip_checksums(bytes, path.string());

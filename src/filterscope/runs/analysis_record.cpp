@@ -221,7 +221,7 @@ json AnalysisRecord::to_json() const {
 }
 
 AnalysisRecord AnalysisRecord::from_json(const json& j, const std::string& source) {
-  FS_CHECK(j.is_object() && j.value("format", std::string()) == kAnalysisFormat, source,
+  FS_CHECK(json_format_of(j) == kAnalysisFormat, source,
            ": not a filterscope analysis (format ", kAnalysisFormat, ")");
   AnalysisRecord a;
   try {

@@ -47,7 +47,7 @@ ModelSourceKind classify_model_path(const fs::path& path) {
   FS_CHECK(is_torchscript_archive(path), path.string(),
            ": not a checkpoint or TorchScript file (PyTorch saves both as zip archives; this is none)");
   try {
-    verify_zip_checksums(read_file(path), path.string());
+    verify_zip_checksums(MappedFile(path).bytes(), path.string());
   } catch (const Error& e) {
     throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint or TorchScript file (",
                                without_prefix(e.what(), path.string()), ")"));

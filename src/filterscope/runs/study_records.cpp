@@ -16,7 +16,7 @@ std::optional<R> read_optional(const std::filesystem::path& file) {
 }
 
 void check_format(const json& j, const char* format, const std::string& source) {
-  FS_CHECK(j.is_object() && j.value("format", std::string()) == format, source, ": not a filterscope record of format ",
+  FS_CHECK(json_format_of(j) == format, source, ": not a filterscope record of format ",
            format, " (written by another version? run the experiment again)");
 }
 

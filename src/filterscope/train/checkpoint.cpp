@@ -26,15 +26,18 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const fs::path
 
 void open_archive(torch::serialize::InputArchive& archive, const fs::path& path) {
   FS_CHECK(fs::exists(path), path.string(), ": no such checkpoint");
-  // The checksums first: the archive reader would accept changed bytes.
+  // The checksums first: the archive reader would accept changed bytes. The archive is then parsed
+  // from the same mapped bytes (its tensors are copied out), so the file is read once.
+  const MappedFile file(path);
+  const std::string_view bytes = file.bytes();
   try {
-    verify_zip_checksums(read_file(path), path.string());
+    verify_zip_checksums(bytes, path.string());
   } catch (const Error& e) {
     throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint (",
                                without_prefix(e.what(), path.string()), ")"));
   }
   try {
-    archive.load_from(path.string());
+    archive.load_from(bytes.data(), bytes.size());
   } catch (const std::exception&) {
     throw Error(detail::concat(path.string(), ": corrupt or truncated checkpoint"));
   }
@@ -64,11 +67,10 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
   return read_info(archive, path);
 }
 
-void load_checkpoint_into(const fs::path& path, Network& network, torch::optim::Optimizer* optimizer,
-                          CheckpointInfo* info_out) {
-  torch::serialize::InputArchive archive;
-  open_archive(archive, path);
-  const CheckpointInfo info = read_info(archive, path);
+namespace {
+// Loads the weights (and the optimizer's state) of an opened archive into `network`.
+void load_weights(torch::serialize::InputArchive& archive, const CheckpointInfo& info, const fs::path& path,
+                  Network& network, torch::optim::Optimizer* optimizer) {
   FS_CHECK(info.network == network->name() && info.in_channels == network->in_channels() &&
                info.num_classes == network->num_classes(),
            path.string(), ": checkpoint is of ", info.network, " (", info.in_channels, " channels, ",
@@ -90,16 +92,29 @@ void load_checkpoint_into(const fs::path& path, Network& network, torch::optim::
     throw Error(detail::concat(path.string(), ": weights do not fit ", network->name(), " (",
                                describe_exception(e), ")"));
   }
+}
+}  // namespace
+
+void load_checkpoint_into(const fs::path& path, Network& network, torch::optim::Optimizer* optimizer,
+                          CheckpointInfo* info_out) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  const CheckpointInfo info = read_info(archive, path);
+  load_weights(archive, info, path, network, optimizer);
   if (info_out != nullptr) *info_out = info;
 }
 
 Network load_checkpoint(const fs::path& path, torch::optim::Optimizer* optimizer,
                         const std::string& expected_network, CheckpointInfo* info_out) {
-  const CheckpointInfo info = read_checkpoint_info(path);
+  // One read, one check and one parse of the archive for both the info and the weights.
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  const CheckpointInfo info = read_info(archive, path);
   FS_CHECK(expected_network.empty() || info.network == expected_network, path.string(),
            ": checkpoint is of network ", info.network, ", expected ", expected_network);
   Network network = make_network(info.network, info.in_channels, info.num_classes, info.input_size);
-  load_checkpoint_into(path, network, optimizer, info_out);
+  load_weights(archive, info, path, network, optimizer);
+  if (info_out != nullptr) *info_out = info;
   return network;
 }
 

@@ -1,6 +1,7 @@
 #include "filterscope/train/checkpoint_info.h"
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope {
 
@@ -37,13 +38,16 @@ CheckpointInfo CheckpointInfo::parse(const std::string& text, const std::string&
   const auto format = json.find("format");
   FS_CHECK(format != json.end() && format->is_string(), where, ": corrupt checkpoint metadata (no \"format\")");
   FS_CHECK(format->get<std::string>() == kFormat, where, ": unsupported checkpoint format \"",
-           format->get<std::string>().substr(0, 60), "\" (this filterscope reads ", kFormat, ")");
+           printable(format->get<std::string>(), 60), "\" (this filterscope reads ", kFormat, ")");
   CheckpointInfo info;
   info.epoch = count_field(json, "epoch", 0, 1000000, where);
   const auto network = json.find("network");
   FS_CHECK(network != json.end() && network->is_string(), where,
            ": corrupt checkpoint metadata (\"network\" is missing or not text)");
   info.network = network->get<std::string>();
+  // The name reaches messages and file names: a damaged one is refused here, not echoed.
+  FS_CHECK(!info.network.empty() && info.network.size() <= 64 && printable(info.network) == info.network, where,
+           ": corrupt checkpoint metadata (\"network\" is ", printable(info.network, 64), ", not a network name)");
   info.in_channels = count_field(json, "in_channels", 1, 4096, where);
   info.num_classes = count_field(json, "num_classes", 1, 1000000, where);
   info.input_size = count_field(json, "input_size", 0, 65536, where);

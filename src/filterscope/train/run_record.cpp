@@ -1,6 +1,7 @@
 #include "filterscope/train/run_record.h"
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/json.h"
 #include "filterscope/runs/layout.h"
 
@@ -84,36 +85,38 @@ nlohmann::json RunRecord::to_json() const {
 }
 
 RunRecord RunRecord::from_json(const nlohmann::json& j, const std::string& source) {
-  FS_CHECK(j.is_object() && j.value("format", std::string()) == "filterscope-run-1", source,
+  FS_CHECK(json_format_of(j) == "filterscope-run-1", source,
            ": not a filterscope run (format filterscope-run-1)");
   RunRecord r;
   try {
     r.settings = RunSettings::from_json(j.at("settings"), source);
     const auto& d = j.at("dataset");
     r.dataset.name = d.at("name").get<std::string>();
-    r.dataset.num_classes = d.at("num_classes").get<int64_t>();
+    r.dataset.num_classes = json_whole(d.at("num_classes"));
     r.dataset.class_names = d.at("class_names").get<std::vector<std::string>>();
-    r.dataset.image_shape = d.at("image_shape").get<std::vector<int64_t>>();
+    r.dataset.image_shape = json_wholes(d.at("image_shape"));
     r.dataset.normalisation = InputTransform::from_json(d.at("normalisation"));
     r.dataset.train_split = d.at("train_split").get<std::string>();
     r.dataset.val_split = d.at("val_split").get<std::string>();
-    r.dataset.train_indices = d.at("train_indices").get<std::vector<int64_t>>();
-    r.dataset.val_indices = d.at("val_indices").get<std::vector<int64_t>>();
+    r.dataset.train_indices = json_wholes(d.at("train_indices"));
+    r.dataset.val_indices = json_wholes(d.at("val_indices"));
     const auto& n = j.at("label_noise");
     r.label_noise.share = n.at("share").get<double>();
-    r.label_noise.count = n.at("count").get<int64_t>();
-    r.label_noise.dataset_indices = n.at("dataset_indices").get<std::vector<int64_t>>();
-    r.label_noise.original_labels = n.at("original_labels").get<std::vector<int64_t>>();
-    r.label_noise.new_labels = n.at("new_labels").get<std::vector<int64_t>>();
+    r.label_noise.count = json_whole(n.at("count"));
+    r.label_noise.dataset_indices = json_wholes(n.at("dataset_indices"));
+    r.label_noise.original_labels = json_wholes(n.at("original_labels"));
+    r.label_noise.new_labels = json_wholes(n.at("new_labels"));
     const auto& net = j.at("network");
     r.network.name = net.at("name").get<std::string>();
-    r.network.in_channels = net.at("in_channels").get<int64_t>();
-    r.network.num_classes = net.at("num_classes").get<int64_t>();
-    r.network.input_size = net.at("input_size").get<int64_t>();
-    r.network.parameters = net.at("parameters").get<int64_t>();
+    r.network.in_channels = json_whole(net.at("in_channels"));
+    r.network.num_classes = json_whole(net.at("num_classes"));
+    r.network.input_size = json_whole(net.at("input_size"));
+    r.network.parameters = json_whole(net.at("parameters"));
     for (const auto& p : net.at("probe_points"))
       r.network.probe_points.push_back({p.at("name").get<std::string>(), p.at("kind").get<std::string>(),
-                                        p.at("owner_conv").get<std::string>(), p.at("channels").get<int64_t>()});
+                                        p.at("owner_conv").get<std::string>(), json_whole(p.at("channels"))});
+  } catch (const Error& e) {
+    throw Error(detail::concat(source, ": ", without_prefix(e.what(), source)));
   } catch (const nlohmann::json::exception& e) {
     throw Error(detail::concat(source, ": a field is missing or of the wrong type (", json_error_text(e),
                                "); was it written by another version?"));
