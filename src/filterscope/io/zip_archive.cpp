@@ -48,7 +48,8 @@ uint64_t find_end_of_directory(std::string_view bytes, const std::string& where)
   throw Error(where + ": no zip end-of-central-directory record: the file is cut short");
 }
 
-// Replaces the 0xFFFF... placeholders of a directory entry by the values of its zip64 extra field.
+// A directory entry whose size or offset reads 0xFFFFFFFF (the zip64 sentinel) has the real 64-bit
+// value in its zip64 extra field: read it from there.
 void apply_zip64_extra(Cursor& c, uint64_t extra, uint64_t extra_len, ZipEntry& e, uint64_t& local_offset,
                        bool size_ff, bool csize_ff, bool offset_ff, const std::string& where) {
   uint64_t pos = extra;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "filterscope/core/error.h"
+#include "filterscope/io/json.h"
 
 namespace filterscope {
 
@@ -70,12 +71,7 @@ std::vector<double> read_per_channel(const nlohmann::json& v, const char* key, b
 }  // namespace
 
 ExportInfo ExportInfo::parse(const std::string& text, const std::string& where) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const std::exception&) {
-    throw Error(where + ": not valid JSON");
-  }
+  const nlohmann::json json = parse_json_text(text, where);
   FS_CHECK(json.is_object(), where, ": expected a JSON object with input_size, mean and std");
   ExportInfo info;
   if (const auto it = json.find("input_size"); it != json.end() && !it->is_null()) read_input_size(*it, info, where);
