@@ -25,6 +25,8 @@ void build_app(CLI::App& app, Commands& commands) {
   register_gradients(app, commands);
   register_mask(app, commands);
   register_verdict(app, commands);
+  register_clean(app, commands);
+  register_study(app, commands);
   register_activations(app, commands);
   register_ood(app, commands);
   register_visualize(app, commands);

@@ -41,6 +41,12 @@ void print_mask(const MaskRecord& m) {
               ("random filters, " + std::to_string(m.baseline_seeds.size()) + " seeds (Table 5)").c_str(),
               percent(m.baseline_share_train_down.mean).c_str(), percent(m.baseline_share_train_down.sd).c_str(),
               percent(m.baseline_share_val_up.mean).c_str(), percent(m.baseline_share_val_up.sd).c_str());
+  std::printf("\npaired tests (McNemar exact, one-sided, alpha %g): val acc up in %lld of %lld anomaly filters, "
+              "%lld of %lld random ones (Fisher p %.3g); train acc down in %lld and %lld (p %.3g)\n",
+              m.alpha, static_cast<long long>(m.val_up_significant), static_cast<long long>(m.anomaly_filters),
+              static_cast<long long>(m.baseline_val_up_significant), static_cast<long long>(m.baseline_filters),
+              m.val_up_enrichment_p, static_cast<long long>(m.train_down_significant),
+              static_cast<long long>(m.baseline_train_down_significant), m.train_down_enrichment_p);
   const AllAtOnce& a = *m.all_at_once;
   std::printf("\nall anomaly filters at once: train acc %s, val acc %s\n", percent(a.train_acc).c_str(),
               percent(a.val_acc).c_str());

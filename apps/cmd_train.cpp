@@ -15,6 +15,7 @@ struct TrainCommandOptions {
   bool resume = false;  ///< continue from the last complete checkpoint
   int64_t log_every = 0;     ///< steps between weight records in the run log
   bool no_run_log = false;   ///< train without RUN/run.sqlite
+  bool no_sample_log = false;  ///< train without RUN/samples/
 
   static const ParamTable<TrainCommandOptions>& params() {
     static const ParamTable<TrainCommandOptions> table = {
@@ -28,6 +29,9 @@ struct TrainCommandOptions {
          Bounds::closed(0, 1e9)},
         {"no-run-log", &TrainCommandOptions::no_run_log,
          "do not record RUN/run.sqlite (the explorer's log of weights and validation outcomes)"},
+        {"no-sample-log", &TrainCommandOptions::no_sample_log,
+         "do not record RUN/samples/ (every training sample's loss, margin and prediction per epoch, which "
+         "`filterscope clean` reads)"},
     };
     return table;
   }
@@ -79,6 +83,7 @@ void register_train(CLI::App& app, Commands& commands) {
       options.resume = args->command.resume;
       options.progress = !args->runtime.quiet;
       options.run_log = !args->command.no_run_log;
+      options.sample_log = !args->command.no_sample_log;
       options.log_every = args->command.log_every;
       const TrainResult result = train_run(run, args->command.out, options);
       if (!result.metrics.empty()) {

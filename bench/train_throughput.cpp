@@ -61,22 +61,26 @@ int main(int argc, char** argv) {
     const at::Tensor x = make_input(run.data.train, native);
     const at::Tensor y = run.data.train.labels;
 
-    // With the run log (the default: RUN/run.sqlite, four weight records an epoch and every
-    // validation outcome) and without it, alternating within each round.
-    std::vector<double> bare, ours_steps, ours_epochs, nolog_steps, nolog_epochs;
+    // The defaults (the run log: RUN/run.sqlite, four weight records an epoch and every validation
+    // outcome; the per-sample records: RUN/samples/), without the run log, and without the
+    // per-sample records, alternating within each round.
+    std::vector<double> bare, ours_steps, ours_epochs, nolog_steps, nolog_epochs, nosamples_steps, nosamples_epochs;
     for (int r = 0; r < rounds; ++r) {
       bare.push_back(bare_loop(x, y, epochs, 32));
-      for (const bool log : {true, false}) {
+      for (const int variant : {0, 1, 2}) {
         const auto dir = std::filesystem::temp_directory_path() / ("fs-bench-train-" + std::to_string(r));
         std::filesystem::remove_all(dir);
         TrainRunOptions o;
         o.progress = false;
-        o.run_log = log;
+        o.run_log = variant != 1;
+        o.sample_log = variant != 2;
         const auto t0 = std::chrono::steady_clock::now();
         const TrainResult result = train_run(run, dir, o);
         const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        (log ? ours_steps : nolog_steps).push_back(result.images_per_second);
-        (log ? ours_epochs : nolog_epochs).push_back(train_size * epochs / whole);
+        auto& steps = variant == 0 ? ours_steps : variant == 1 ? nolog_steps : nosamples_steps;
+        auto& epochs_out = variant == 0 ? ours_epochs : variant == 1 ? nolog_epochs : nosamples_epochs;
+        steps.push_back(result.images_per_second);
+        epochs_out.push_back(train_size * epochs / whole);
         std::filesystem::remove_all(dir);
       }
     }
@@ -98,7 +102,11 @@ int main(int argc, char** argv) {
                           {"no_run_log_steps_images_per_s", median(nolog_steps)},
                           {"no_run_log_whole_epochs_images_per_s", median(nolog_epochs)},
                           {"run_log_cost_steps", 1 - median(ours_steps) / median(nolog_steps)},
-                          {"run_log_cost_whole_epochs", 1 - median(ours_epochs) / median(nolog_epochs)}};
+                          {"run_log_cost_whole_epochs", 1 - median(ours_epochs) / median(nolog_epochs)},
+                          {"no_sample_log_steps_images_per_s", median(nosamples_steps)},
+                          {"no_sample_log_whole_epochs_images_per_s", median(nosamples_epochs)},
+                          {"sample_log_cost_steps", 1 - median(ours_steps) / median(nosamples_steps)},
+                          {"sample_log_cost_whole_epochs", 1 - median(ours_epochs) / median(nosamples_epochs)}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

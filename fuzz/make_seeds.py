@@ -130,6 +130,9 @@ def seeds():
                         b"/api/runs/a/series?layer=1&units=0,3,7&stat=change",
                         b"/api/runs/a/cube?class=2&pattern=learned&offset=0&limit=50",
                         b"/api/runs/a/layers/0/groups?order=movement&groups=8", b"/runs/a/report.html"]
+    s["samples"] = [b"\x00position,dataset_index,label,prediction,loss,margin,correct\n"
+                    b"0,17,3,3,0.125,2.5,1\n1,4,0,7,3.25,-1.75,0\n",
+                    b"\x01dataset_index\n12\n7  # a comment\n\n5\n"]
     return s
 
 

@@ -6,7 +6,7 @@
 #   --seconds N  time per harness (default 30: the smoke run CI makes; docs/hardening.md records
 #                the 10-minute runs, --seconds 600)
 #   --jobs J     harnesses run at once (default: the number of cores)
-#   HARNESS      idx cifar npy image export_info run_json checkpoint serve_query (default: all)
+#   HARNESS      idx cifar npy image export_info run_json checkpoint serve_query samples (default: all)
 #
 # Seeds are generated (fuzz/make_seeds.py); what a harness learns is kept in build-fuzz/corpus/NAME
 # between runs. A crash, a leak, undefined behaviour, an uncaught exception or a refusal that is not
@@ -27,7 +27,7 @@ while (($#)); do
     *) names+=("$1"); shift ;;
   esac
 done
-all=(idx cifar npy image export_info run_json checkpoint serve_query)
+all=(idx cifar npy image export_info run_json checkpoint serve_query samples)
 ((${#names[@]})) || names=("${all[@]}")
 for n in "${names[@]}"; do
   [[ " ${all[*]} " == *" $n "* ]] || { echo "fuzz.sh: error: unknown harness $n (one of: ${all[*]})" >&2; exit 2; }

@@ -1,11 +1,111 @@
-"""Checks the files scripts/study.sh leaves in a run directory: each experiment's output exists,
-loads with json/pandas-style readers, and agrees with the others."""
+"""Checks the files scripts/study.sh leaves: each seed's experiments exist, load with json/csv
+readers and agree with each other; the per-sample training records agree with metrics.csv; the
+label-noise detectors' AUROC and average precision in clean.json equal scikit-learn's on the scores
+in clean.csv and on AUM recomputed from samples/; study.json's sign tests and combined p-values equal
+scipy's on the per-seed records."""
 import csv
+import glob
 import json
+import math
 import os
 import sys
 
-run = sys.argv[1]
+import numpy as np
+from scipy import stats
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+out = sys.argv[1]
+study_problems = []
+seed_dirs = [d for d in glob.glob(os.path.join(out, "seed-*")) if os.path.isdir(d)]
+seed_dirs.sort(key=lambda d: int(d.rsplit("-", 1)[1]))
+if len(seed_dirs) < 2:
+    print(f"{out}: {len(seed_dirs)} seed directories, the quick study runs 2")
+    sys.exit(1)
+
+
+def close(a, b, tol=1e-9):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def check_seed(run):
+    """Per-sample records and the detectors of one seed's run."""
+    problems = []
+    with open(os.path.join(run, "metrics.csv")) as f:
+        metrics = list(csv.DictReader(f))
+    margins = []
+    for m in metrics:
+        e = int(m["epoch"])
+        with open(os.path.join(run, "samples", f"epoch-{e:03d}.csv")) as f:
+            rows = list(csv.DictReader(f))
+        loss = np.array([float(r["loss"]) for r in rows])
+        margin = np.array([float(r["margin"]) for r in rows])
+        correct = np.array([int(r["correct"]) for r in rows])
+        margins.append(margin)
+        if abs(loss.mean() - float(m["train_loss"])) > 1e-4:
+            problems.append(f"epoch {e}: samples' mean loss {loss.mean()} vs metrics {m['train_loss']}")
+        if abs(correct.mean() - float(m["train_acc"])) > 1e-9:
+            problems.append(f"epoch {e}: samples' accuracy {correct.mean()} vs metrics {m['train_acc']}")
+        if np.any((margin > 0) & (correct == 0)) or np.any((margin < 0) & (correct == 1)):
+            problems.append(f"epoch {e}: a margin's sign disagrees with the prediction")
+    clean = json.load(open(os.path.join(run, "clean.json")))
+    with open(os.path.join(run, "clean.csv")) as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != clean["training_samples"]:
+        problems.append(f"clean.csv has {len(rows)} rows for {clean['training_samples']} training samples")
+    replaced = np.array([int(r["label_replaced"]) for r in rows])
+    if replaced.sum() != clean["replaced_labels"]:
+        problems.append("clean.csv's replaced labels differ from clean.json's")
+    listed = [ev for ev in clean["evaluations"] if ev["epoch"] == clean["listed_epoch"]]
+    if not listed:
+        problems.append("no evaluation at the listed epoch")
+        return problems
+    ev = listed[0]
+    probe = np.array([r["gmm_filters"] != "" for r in rows])
+    if probe.sum() != ev["samples"]:
+        problems.append(f"{probe.sum()} probe rows in clean.csv, {ev['samples']} evaluated")
+    for d in ev["detectors"]:
+        score = np.array([float(r[d["name"]]) for r, p in zip(rows, probe) if p])
+        y = replaced[probe]
+        if not close(d["auroc"], roc_auc_score(y, score)) or not close(d["average_precision"],
+                                                                         average_precision_score(y, score)):
+            problems.append(f"{d['name']}: AUROC/AP {d['auroc']}/{d['average_precision']} vs scikit-learn "
+                            f"{roc_auc_score(y, score)}/{average_precision_score(y, score)}")
+    # AUM from the samples files directly.
+    e = clean["listed_epoch"]
+    aum = -np.mean(np.stack(margins[:e]), axis=0)
+    mine = [d for d in ev["detectors"] if d["name"] == "aum"][0]["auroc"]
+    if not close(mine, roc_auc_score(replaced[probe], aum[probe]), 1e-6):
+        problems.append(f"aum AUROC {mine} vs {roc_auc_score(replaced[probe], aum[probe])} from samples/")
+    flagged = clean["flagged"]["loss"]
+    if len(flagged) != clean["top"]:
+        problems.append(f"loss flags {len(flagged)} samples, top is {clean['top']}")
+    return problems
+
+
+for d in seed_dirs:
+    study_problems += [f"{d}: {p}" for p in check_seed(d)]
+
+study = json.load(open(os.path.join(out, "study.json")))
+if study["seeds"] != [int(d.rsplit("-", 1)[1]) for d in seed_dirs]:
+    study_problems.append(f"study.json seeds {study['seeds']}")
+for h in study["hypotheses"]:
+    pos = sum(1 for s in h["seeds"] if s["direction"] > 0)
+    neg = sum(1 for s in h["seeds"] if s["direction"] < 0)
+    if (pos, neg) != (h["positive"], h["negative"]):
+        study_problems.append(f"H{h['id']}: counts {(pos, neg)} vs {(h['positive'], h['negative'])}")
+    if pos + neg > 0 and not close(h["sign_test_p"], stats.binomtest(pos, pos + neg, alternative="greater").pvalue):
+        study_problems.append(f"H{h['id']}: sign test p {h['sign_test_p']}")
+    ps = [s["p_value"] for s in h["seeds"] if s["direction"] != 0 and s["p_value"] is not None]
+    if ps and not close(h["combined_p"], stats.combine_pvalues(ps, method="fisher").pvalue):
+        study_problems.append(f"H{h['id']}: Fisher p {h['combined_p']} vs scipy")
+    if h["verdict"] not in ("supported", "not supported", "inconclusive"):
+        study_problems.append(f"H{h['id']}: verdict {h['verdict']}")
+if not os.path.exists(os.path.join(out, "study.md")):
+    study_problems.append("no study.md")
+
+run = seed_dirs[0]
 
 
 def load(name):
@@ -85,8 +185,16 @@ else:
     if tracked != {e["epoch"]: e["anomaly_filters"] for e in track["epochs"]}:
         problems.append(f"run.sqlite: track rows {tracked} differ from track.json")
     db.close()
+# The paired tests of mask.json: every masked filter carries McNemar's counts.
+for f in mask.get("one_at_a_time", {}).get("filters", []):
+    c = f["val_change"]
+    n = c["improved"] + c["worsened"]
+    p = stats.binom.sf(c["improved"] - 1, n, 0.5) if n else 1.0
+    if not close(c["p_value"], p):
+        problems.append(f"mask {f['conv']}:{f['channel']}: McNemar p {c['p_value']} vs scipy {p}")
+problems += study_problems
 if problems:
     print("\n".join(problems))
     sys.exit(1)
-print(f"study files consistent: {len(metrics)} epochs, verdicts " +
-      ", ".join(f"H{h['id']} {h['verdict']}" for h in verdicts["hypotheses"]))
+print(f"study files consistent: {len(seed_dirs)} seeds, {len(metrics)} epochs; across seeds " +
+      ", ".join(f"H{h['id']} {h['verdict']}" for h in study["hypotheses"]))

@@ -10,8 +10,11 @@
 #include <sstream>
 
 #include "filterscope/core/files.h"
+#include "filterscope/core/statistics.h"
 #include "filterscope/experiments/gradients.h"
+#include "filterscope/experiments/label_noise.h"
 #include "filterscope/experiments/mask.h"
+#include "filterscope/train/run_record.h"
 #include "filterscope/runs/layout.h"
 #include "filterscope/train/checkpoint.h"
 #include "test_util.h"
@@ -153,6 +156,19 @@ TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
       EXPECT_EQ(anomaly_convs.count(name.substr(0, name.find(':'))), 1u) << name;
     }
   }
+  // The paired tests: a filter's McNemar counts are the change in validation accuracy, image by image.
+  const MaskRecord mr = *read_mask_record(run / "mask.json");
+  const double val_images = static_cast<double>(prepare_run(read_run_settings(run)).data.val.size());
+  for (const auto& f : mr.one_at_a_time) {
+    EXPECT_NEAR(static_cast<double>(f.val_change.improved - f.val_change.worsened) / val_images,
+                f.val_acc - mr.before.val_acc, 1e-12);
+    EXPECT_DOUBLE_EQ(f.val_change.p_value, mcnemar_exact(f.val_change.improved, f.val_change.worsened).p_improved);
+    EXPECT_EQ(f.val_change.significant, f.val_change.p_value < mr.alpha);
+  }
+  int64_t passing = 0;
+  for (const auto& f : mr.one_at_a_time) passing += f.val_change.significant ? 1 : 0;
+  EXPECT_EQ(mr.val_up_significant, passing);
+  EXPECT_EQ(mr.baseline_filters, 2 * static_cast<int64_t>(units.size()));
   const auto& all = m["all_at_once"];
   EXPECT_EQ(all["right_to_right"].get<int64_t>() + all["right_to_wrong"].get<int64_t>() +
                 all["wrong_to_right"].get<int64_t>() + all["wrong_to_wrong"].get<int64_t>(),
@@ -178,6 +194,84 @@ TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
   const std::set<std::string> outcomes = {"supported", "not supported", "inconclusive", "not applicable"};
   for (const auto& h : v["hypotheses"]) EXPECT_EQ(outcomes.count(h["verdict"].get<std::string>()), 1u) << h.dump();
   EXPECT_NE(v_run.out.find("H3"), std::string::npos);
+
+  // clean: the detectors at both chosen epochs, on the probe set, and a row per training sample.
+  const auto c_run = run_cli({"clean", run.string(), "--quiet"});
+  ASSERT_EQ(c_run.code, 0) << c_run.err;
+  EXPECT_NE(c_run.out.find("AUROC"), std::string::npos) << c_run.out;
+  const CleanRecord clean = *read_clean_record(run / "clean.json");
+  EXPECT_EQ(clean.training_samples, 400);
+  EXPECT_EQ(clean.replaced_labels, 80);
+  EXPECT_EQ(clean.top, 80);
+  EXPECT_EQ(clean.listed_epoch, track["well_trained"]["epoch"].get<int64_t>());
+  ASSERT_GE(clean.evaluations.size(), 1u);
+  EXPECT_EQ(clean.evaluations[0].role, "well_trained");
+  EXPECT_EQ(clean.evaluations[0].samples, 80);  // the probe set
+  EXPECT_EQ(clean.evaluations[0].detectors.size(), label_noise_detectors().size());
+  for (const auto& d : clean.evaluations[0].detectors) {
+    EXPECT_GE(d.auroc, 0.0) << d.name;
+    EXPECT_LE(d.auroc, 1.0) << d.name;
+  }
+  EXPECT_EQ(clean.flagged.at("loss").size(), 80u);
+  EXPECT_EQ(clean.flagged.at("gmm_filters").size(), 80u);  // flagged among the 80 probe samples
+  std::istringstream clean_csv(read_file(run / "clean.csv"));
+  int clean_rows = -1;
+  for (std::string l; std::getline(clean_csv, l);) ++clean_rows;
+  EXPECT_EQ(clean_rows, 400);
+  EXPECT_EQ(CleanRecord::from_json(clean.to_json(), "c").to_json(), clean.to_json());
+  const auto bad_epoch = run_cli({"clean", run.string(), "--epoch", "7"});
+  EXPECT_EQ(bad_epoch.code, 1);
+  EXPECT_NE(bad_epoch.err.find("--epoch 7: " + run.string() + " has 3 trained epoch(s)"), std::string::npos)
+      << bad_epoch.err;
+
+  // clean --retrain: the same seed without 20 flagged samples against 20 random ones.
+  const auto rt = run_cli({"clean", run.string(), "--quiet", "--retrain", "--retrain-detector", "aum", "--retrain-top", "20"});
+  ASSERT_EQ(rt.code, 0) << rt.err;
+  EXPECT_NE(rt.out.find("without flagged"), std::string::npos) << rt.out;
+  const std::string retrain_text = read_file(run / "retrain-aum/retrain.json");
+  const RetrainRecord retrain = RetrainRecord::from_json(nlohmann::json::parse(retrain_text), "retrain.json");
+  ASSERT_EQ(retrain.arms.size(), 2u);
+  const RunRecord parent_record = read_run_record(run);
+  for (const RetrainArm& arm : retrain.arms) {
+    EXPECT_EQ(arm.removed, 20);
+    const RunRecord arm_record = read_run_record(arm.run_dir);
+    EXPECT_EQ(arm_record.dataset.train_indices.size(), 380u);
+    EXPECT_EQ(arm_record.label_noise.count, 80 - arm.removed_replaced) << arm.name;
+    EXPECT_EQ(arm_record.settings.train.seed, parent_record.settings.train.seed);
+    EXPECT_EQ(arm_record.dataset.val_indices, parent_record.dataset.val_indices);
+  }
+  // The flagged arm leaves out exactly the detector's top 20.
+  const RunRecord flagged_arm = read_run_record(retrain.arms[0].run_dir);
+  const std::set<int64_t> kept(flagged_arm.dataset.train_indices.begin(), flagged_arm.dataset.train_indices.end());
+  for (size_t i = 0; i < 20; ++i)
+    EXPECT_EQ(kept.count(parent_record.dataset.train_indices[static_cast<size_t>(clean.flagged.at("aum")[i])]), 0u);
+  ASSERT_FALSE(retrain.epochs.empty());
+  for (const RetrainEpoch& e : retrain.epochs)
+    EXPECT_NEAR(static_cast<double>(e.flagged_vs_random.improved - e.flagged_vs_random.worsened) / val_images,
+                e.flagged_val_acc - e.random_val_acc, 1e-12);
+  // Again: nothing is retrained and the record is the same; another k is refused, not mixed in.
+  const auto again_rt = run_cli({"clean", run.string(), "--quiet", "--retrain", "--retrain-detector", "aum", "--retrain-top", "20"});
+  ASSERT_EQ(again_rt.code, 0) << again_rt.err;
+  EXPECT_EQ(again_rt.err.find("training"), std::string::npos) << again_rt.err;
+  EXPECT_EQ(read_file(run / "retrain-aum/retrain.json"), retrain_text);
+  const auto other_k = run_cli({"clean", run.string(), "--retrain", "--retrain-detector", "aum", "--retrain-top", "10"});
+  EXPECT_EQ(other_k.code, 1);
+  EXPECT_NE(other_k.err.find("lists other samples than this request removes"), std::string::npos) << other_k.err;
+  const auto unknown = run_cli({"clean", run.string(), "--retrain", "--retrain-detector", "magic"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("--retrain-detector magic: not a detector"), std::string::npos) << unknown.err;
+
+  // study: one seed is a study of one; the same seed twice is refused.
+  const auto one = run_cli({"study", run.string(), "--out", (dir / "study").string(), "--quiet"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  const StudyRecord study = *read_study_record(dir / "study/study.json");
+  EXPECT_EQ(study.seeds, (std::vector<int64_t>{0}));
+  ASSERT_EQ(study.hypotheses.size(), 4u);
+  EXPECT_EQ(study.detectors.size(), 2 * label_noise_detectors().size());
+  EXPECT_EQ(StudyRecord::from_json(study.to_json(), "s").to_json(), study.to_json());
+  const auto twice = run_cli({"study", run.string(), run.string(), "--out", (dir / "study").string()});
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.err.find("seed 0 appears twice"), std::string::npos) << twice.err;
 
   // Settings under which nothing is flagged: mask and gradients say so.
   const std::vector<std::string> calm = {"--split", "train", "--probe-size", "150", "--layers", "features.7",

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "filterscope/core/error.h"
+#include "filterscope/experiments/stats.h"
 #include "filterscope/experiments/verdicts.h"
 
 namespace filterscope {
@@ -36,13 +37,19 @@ GradientsRecord gradients(int64_t outliers, double ratio, double p) {
   return g;
 }
 
-MaskRecord mask(int64_t filters, double share, double mean, double sd) {
+// `passing` of `filters` anomaly filters and `random_passing` of `random` random ones raised
+// validation accuracy by McNemar's test.
+MaskRecord mask(int64_t filters, int64_t passing, int64_t random, int64_t random_passing) {
   MaskRecord m;
   m.epoch = 30;
   m.anomaly_filters = filters;
   m.before.val_acc = 0.7;
-  m.share_val_up = share;
-  m.baseline_share_val_up = {mean, sd};
+  m.val_up_significant = passing;
+  m.baseline_filters = random;
+  m.baseline_val_up_significant = random_passing;
+  m.val_up_enrichment_p = hypergeometric_upper_tail(filters + random, passing + random_passing, filters, passing);
+  m.share_val_up = filters > 0 ? static_cast<double>(passing) / static_cast<double>(filters) : NAN;
+  m.baseline_share_val_up = {0.1, 0.05};
   if (filters > 0) m.all_at_once = AllAtOnce{0.9, 0.71, 10, "true labels", 0, 0, 0, 0};
   return m;
 }
@@ -92,11 +99,16 @@ TEST(Verdicts, EnrichmentOnlyWhereLabelsWereReplaced) {
   EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true), none, none), "2b"), "not applicable");
 }
 
-TEST(Verdicts, HypothesisThreeAgainstTheRandomBaseline) {
-  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.6, 0.1, 0.1)), "3"), "supported");
-  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.2, 0.1, 0.1)), "3"), "inconclusive");
-  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(5, 0.1, 0.1, 0.1)), "3"), "not supported");
-  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(2, 1.0, 0.0, 0.0)), "3"), "inconclusive");
+TEST(Verdicts, HypothesisThreeByPairedTestsAgainstTheRandomBaseline) {
+  // 4 of 8 anomaly filters pass McNemar's test against 2 of 40 random ones: Fisher p = 0.0046 (scipy fisher_exact).
+  EXPECT_NEAR(mask(8, 4, 40, 2).val_up_enrichment_p, 0.004634147772499428, 1e-12);
+  EXPECT_NEAR(mask(8, 2, 40, 2).val_up_enrichment_p, 0.12411347517730498, 1e-12);
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(8, 4, 40, 2)), "3"), "supported");
+  // 2 of 8 against 2 of 40 (the shape of an earlier one-seed "support"): more, but p = 0.12.
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(8, 2, 40, 2)), "3"), "inconclusive");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(8, 0, 40, 0)), "3"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(8, 1, 40, 5)), "3"), "not supported");
+  EXPECT_EQ(outcome(compute_verdicts(none, none, mask(2, 2, 10, 0)), "3"), "inconclusive");
   EXPECT_EQ(outcome(compute_verdicts(none, none, mask(0, 0, 0, 0)), "3"), "inconclusive");
 }
 
@@ -106,7 +118,7 @@ TEST(Verdicts, RecordsRoundTripThroughJson) {
   EXPECT_EQ(TrackRecord::from_json(t.to_json(), "t").to_json(), t.to_json());
   const GradientsRecord g = gradients(40, 1.6, 0.001);
   EXPECT_EQ(GradientsRecord::from_json(g.to_json(), "g").to_json(), g.to_json());
-  const MaskRecord m = mask(5, 0.6, 0.1, 0.1);
+  const MaskRecord m = mask(8, 4, 40, 2);
   EXPECT_EQ(MaskRecord::from_json(m.to_json(), "m").to_json(), m.to_json());
   const VerdictsRecord v = compute_verdicts(t, g, m);
   EXPECT_EQ(VerdictsRecord::from_json(v.to_json(), "v").to_json(), v.to_json());

@@ -20,6 +20,7 @@
 #include "filterscope/models/export_info.h"
 #include "filterscope/runs/model_source.h"
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/train/sample_log.h"
 #include "filterscope/train/trainer.h"
 #include "test_util.h"
 
@@ -310,6 +311,16 @@ TEST(Hardening, FuzzFoundCheckpointFormatWithALineBreakStaysOneLine) {
     params_from_json(d, nlohmann::json::parse(R"({"data\ndir": 1})"), DataOptions::params(), "run.json");
   });
   EXPECT_HAS(key, "run.json: unknown setting \"data?dir\"");
+}
+
+// A samples file whose malformed row holds a carriage return (fuzz/regressions/samples, found by
+// fuzz.smoke the day the format came in): the refusal quoted the row and took two lines.
+TEST(Hardening, FuzzFoundSamplesRowWithACarriageReturnStaysOneLine) {
+  const std::string text = std::string("position,dataset_index,label,prediction,loss,margin,correct\n") +
+                           "0,17,3,3,0.125,2.5,1\n1,4,0\r" + std::string(7, '\0') + "-1.75,0\n";
+  const std::string e = error_of([&] { SampleEpoch::from_csv(text, 3, "RUN/samples/epoch-003.csv"); });
+  EXPECT_HAS(e, "RUN/samples/epoch-003.csv: line 3 is malformed (\"1,4,0?");
+  EXPECT_EQ(lines(e), 0) << e;
 }
 
 TEST(Hardening, FilterscopeJsonTakesAShapeAndNamesItsKeys) {

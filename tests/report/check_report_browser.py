@@ -15,6 +15,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--filterscope", required=True)
 parser.add_argument("--run", required=True, help="a run directory with every experiment done")
 parser.add_argument("--workdir", required=True)
+parser.add_argument("--study", help="a folder of `filterscope study` (study.html)")
 args = parser.parse_args()
 
 browser = Browser(args.workdir)
@@ -27,7 +28,16 @@ r = run([args.filterscope, "report", args.run, "--out", full, "--quiet"])
 if r.returncode != 0:
     sys.exit(f"filterscope report failed: {r.stderr}")
 size = browser.offline(full, "full")
-_, charts = browser.browse(full, "full", expect_charts=4)
+full_html, charts = browser.browse(full, "full", expect_charts=4)
+# The label-noise detectors (clean.json): ROC curves, the table, thumbnails of the flagged samples;
+# the masking section's paired tests.
+import json  # noqa: E402
+with open(os.path.join(args.run, "mask.json")) as f:
+    masked = json.load(f)["anomaly_filters"] > 0
+for needed in ("Label-noise detectors", "ROC curves, well-trained epoch", "Flagged first by aum", "gmm_filters") + (
+        ("Paired tests (McNemar",) if masked else ()):
+    if needed not in full_html:
+        browser.problems.append(f"full: the page does not show {needed!r}")
 
 # A run with training only: the page names what is missing instead of breaking.
 bare = os.path.join(args.workdir, "bare-run")
@@ -44,5 +54,23 @@ html, _ = browser.browse(bare_page, "bare", expect_charts=2)
 for needed in ("Not in this report yet", "filterscope track", "Not run yet"):
     if needed not in html:
         browser.problems.append(f"bare: the page does not say {needed!r}")
+
+# The study page: a strip per hypothesis and per detector, a row and a report link per seed.
+if args.study:
+    study_page = os.path.join(args.study, "study.html")
+    if not os.path.exists(study_page):
+        browser.problems.append(f"{study_page}: missing (scripts/study.sh runs `filterscope study`)")
+    else:
+        browser.offline(study_page, "study")
+        with open(os.path.join(args.study, "study.json")) as f:
+            study = json.load(f)
+        expected = len(study["hypotheses"]) + len({d["role"] for d in study["detectors"]})
+        study_html, study_charts = browser.browse(study_page, "study", expect_charts=expected)
+        for seed in study["seeds"]:
+            if f"seed-{seed}/report.html" not in study_html:
+                browser.problems.append(f"study: no link to seed {seed}'s report")
+        for needed in ("Hypotheses across seeds", "Label-noise detectors across seeds", "Per seed"):
+            if needed not in study_html:
+                browser.problems.append(f"study: the page does not show {needed!r}")
 
 browser.finish(f"report renders in Chromium without errors: {charts} charts, {size / 1024:.0f} KB; screenshots in {args.workdir}")

@@ -3,13 +3,16 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
+#include "filterscope/runs/layout.h"
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/train/sample_log.h"
 #include "filterscope/train/trainer.h"
 #include "test_util.h"
 
@@ -57,6 +60,22 @@ TEST(Train, WritesARunDirectory) {
   EXPECT_LT(metrics[2].train_loss, metrics[0].train_loss);  // it learns
   EXPECT_GT(metrics[2].val_acc, 0.3);                        // well above chance (0.1)
   EXPECT_EQ(list_checkpoint_epochs(dir / "run"), (std::vector<int64_t>{1, 2, 3}));
+  // Every training sample's outcome per epoch, from the training passes: their mean loss and
+  // accuracy are the epoch's metrics.
+  const std::vector<SampleEpoch> samples = read_sample_history(dir / "run", 3);
+  for (const SampleEpoch& e : samples) {
+    ASSERT_EQ(e.size(), 300u);
+    double loss = 0;
+    int64_t right = 0;
+    for (size_t i = 0; i < e.size(); ++i) {
+      loss += e.loss[i];
+      right += e.correct(i) ? 1 : 0;
+      EXPECT_EQ(e.margin[i] > 0, e.correct(i)) << "epoch " << e.epoch << " sample " << i;
+    }
+    const EpochMetrics& m = metrics[static_cast<size_t>(e.epoch - 1)];
+    EXPECT_NEAR(loss / 300, m.train_loss, 1e-5);
+    EXPECT_NEAR(static_cast<double>(right) / 300, m.train_acc, 1e-8);  // metrics.csv keeps 9 digits
+  }
   const auto run = nlohmann::json::parse(read_file(dir / "run/run.json"));
   EXPECT_EQ(run["dataset"]["train_indices"].size(), 300u);
   EXPECT_EQ(run["label_noise"]["count"], 30);
@@ -114,6 +133,50 @@ TEST(Train, KilledRunResumesToTheSameMetrics) {
   const auto resumed = run_cli({"train", "--resume", "--out", killed.string(), "--quiet"});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   expect_same_metrics(read_metrics(killed), read_metrics(dir / "whole"));
+  // The per-sample records too, byte for byte.
+  for (int64_t e = 1; e <= epochs; ++e)
+    EXPECT_EQ(read_file(RunLayout(killed).sample_epoch_csv(e)), read_file(RunLayout(dir / "whole").sample_epoch_csv(e)))
+        << "epoch " << e;
+}
+
+TEST(Train, ExcludeLeavesSamplesOutAfterTheNoiseDraw) {
+  TempDir dir;
+  ASSERT_EQ(run_cli(train_args(dir / "whole", 1)).code, 0);
+  const RunRecord whole = read_run_record(dir / "whole");
+  // Leave out two replaced samples and one clean one (the list may have a header and comments).
+  const int64_t noisy_a = whole.label_noise.dataset_indices[0], noisy_b = whole.label_noise.dataset_indices[1];
+  int64_t clean_one = -1;
+  for (int64_t i : whole.dataset.train_indices)
+    if (std::find(whole.label_noise.dataset_indices.begin(), whole.label_noise.dataset_indices.end(), i) ==
+        whole.label_noise.dataset_indices.end()) {
+      clean_one = i;
+      break;
+    }
+  testing::write_bytes(dir / "out.txt", "dataset_index\n" + std::to_string(noisy_a) + "\n" + std::to_string(noisy_b) +
+                                            "  # replaced\n\n" + std::to_string(clean_one) + "\n");
+  auto args = train_args(dir / "part", 1);
+  args.insert(args.end(), {"--exclude", (dir / "out.txt").string()});
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const RunRecord part = read_run_record(dir / "part");
+  EXPECT_EQ(part.dataset.train_indices.size(), 297u);
+  EXPECT_EQ(part.label_noise.count, 28);
+  // The others keep the noise they had.
+  std::vector<int64_t> expected_noisy;
+  for (size_t k = 2; k < whole.label_noise.dataset_indices.size(); ++k) expected_noisy.push_back(whole.label_noise.dataset_indices[k]);
+  EXPECT_EQ(part.label_noise.dataset_indices, expected_noisy);
+  EXPECT_EQ(read_sample_history(dir / "part", 1)[0].size(), 297u);
+  // A changed list cannot be resumed into the run; an unknown index or a bad line is named.
+  testing::write_bytes(dir / "out.txt", std::to_string(noisy_a) + "\n");
+  const auto changed = run_cli({"train", "--resume", "--out", (dir / "part").string(), "--epochs", "2", "--quiet"});
+  EXPECT_EQ(changed.code, 1);
+  EXPECT_NE(changed.err.find("did the --exclude file change?"), std::string::npos) << changed.err;
+  testing::write_bytes(dir / "bad.txt", "dataset_index\n99999\n");
+  auto bad = train_args(dir / "bad", 1);
+  bad.insert(bad.end(), {"--exclude", (dir / "bad.txt").string()});
+  EXPECT_NE(run_cli(bad).err.find("dataset index 99999 is not among the run's training samples"), std::string::npos);
+  testing::write_bytes(dir / "bad.txt", "12\nseven\n");
+  EXPECT_NE(run_cli(bad).err.find("bad.txt: line 2 is not a whole number (\"seven\")"), std::string::npos);
 }
 
 TEST(Train, ResumeGoesOnToMoreEpochsAndSkipsACorruptCheckpoint) {

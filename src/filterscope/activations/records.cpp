@@ -9,17 +9,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::vector<json> numbers(const std::vector<double>& v) {
-  std::vector<json> out;
-  out.reserve(v.size());
-  for (double x : v) out.push_back(json_number(x));
-  return out;
-}
-std::vector<double> numbers_from(const json& j) {
-  std::vector<double> out;
-  for (const auto& x : j) out.push_back(number_or_nan(x));
-  return out;
-}
 
 json set_json(const ImageSetRecord& s) {
   return {{"name", s.name}, {"kind", s.kind}, {"what", s.what}, {"images", s.images}, {"class_sizes", s.class_sizes}};
@@ -73,7 +62,7 @@ json ActivationsRecord::to_json() const {
   j["trends"] = json::array();
   for (const auto& t : trends)
     j["trends"].push_back({{"model", t.model}, {"set", t.set}, {"significance", t.significance},
-                           {"mean_frequency", numbers(t.mean_frequency)}, {"spearman", json_number(t.spearman)},
+                           {"mean_frequency", json_numbers(t.mean_frequency)}, {"spearman", json_number(t.spearman)},
                            {"sparser_with_depth", t.sparser_with_depth ? json(*t.sparser_with_depth) : json(nullptr)}});
   j["divergences"] = json::array();
   for (const auto& d : divergences)
@@ -123,7 +112,7 @@ ActivationsRecord ActivationsRecord::from_json(const json& j, const std::string&
       d.model = t.at("model").get<std::string>();
       d.set = t.at("set").get<std::string>();
       d.significance = t.at("significance").get<std::string>();
-      d.mean_frequency = numbers_from(t.at("mean_frequency"));
+      d.mean_frequency = numbers_or_nan(t.at("mean_frequency"));
       d.spearman = number_or_nan(t.at("spearman"));
       if (!t.at("sparser_with_depth").is_null()) d.sparser_with_depth = t.at("sparser_with_depth").get<bool>();
       r.trends.push_back(d);
@@ -175,7 +164,7 @@ json OodRecord::to_json() const {
     for (const auto& r : d.sets)
       sets[r.set] = {{"auroc", json_number(r.auroc)}, {"fpr95", json_number(r.fpr95)},
                      {"aupr_in", json_number(r.aupr_in)}, {"aupr_out", json_number(r.aupr_out)},
-                     {"roc_fpr", numbers(r.roc_fpr)}, {"roc_tpr", numbers(r.roc_tpr)}};
+                     {"roc_fpr", json_numbers(r.roc_fpr)}, {"roc_tpr", json_numbers(r.roc_tpr)}};
     j["detectors"].push_back({{"name", d.name}, {"what", d.what}, {"sets", sets}, {"seconds", d.seconds}});
   }
   j["feature_layer"] = feature_layer;
@@ -213,8 +202,8 @@ OodRecord OodRecord::from_json(const json& j, const std::string& source) {
         x.fpr95 = number_or_nan(m.at("fpr95"));
         x.aupr_in = number_or_nan(m.at("aupr_in"));
         x.aupr_out = number_or_nan(m.at("aupr_out"));
-        x.roc_fpr = numbers_from(m.at("roc_fpr"));
-        x.roc_tpr = numbers_from(m.at("roc_tpr"));
+        x.roc_fpr = numbers_or_nan(m.at("roc_fpr"));
+        x.roc_tpr = numbers_or_nan(m.at("roc_tpr"));
         v.sets.push_back(x);
       }
       r.detectors.push_back(v);

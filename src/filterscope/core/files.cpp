@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope {
 
@@ -95,6 +96,37 @@ void ensure_directory(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   FS_CHECK(!ec, "cannot create folder ", dir.string(), ": ", ec.message());
+}
+
+}  // namespace filterscope
+
+namespace filterscope {
+
+std::vector<int64_t> read_index_list(const fs::path& path) { return parse_index_list(read_file(path), path.string()); }
+
+std::vector<int64_t> parse_index_list(const std::string& text, const std::string& source) {
+  std::vector<int64_t> out;
+  size_t at = 0;
+  int64_t line = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string row = text.substr(at, end - at);
+    at = end + 1;
+    ++line;
+    if (const size_t hash = row.find('#'); hash != std::string::npos) row.resize(hash);
+    while (!row.empty() && std::isspace(static_cast<unsigned char>(row.back()))) row.pop_back();
+    size_t first = 0;
+    while (first < row.size() && std::isspace(static_cast<unsigned char>(row[first]))) ++first;
+    row = row.substr(first);
+    if (row.empty()) continue;
+    const bool digits = std::all_of(row.begin(), row.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits && out.empty() && line == 1) continue;  // a header such as "dataset_index"
+    FS_CHECK(digits && row.size() <= 18, source, ": line ", line, " is not a whole number (\"",
+             printable(row, 40), "\")");
+    out.push_back(std::stoll(row));
+  }
+  return out;
 }
 
 }  // namespace filterscope

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace filterscope {
@@ -17,6 +18,13 @@ void write_atomic_with(const fs::path& path, const std::function<void(const fs::
 
 /// The whole content of a file; throws Error naming the file when it cannot be read.
 std::string read_file(const fs::path& path);
+
+/// A list of whole numbers, one per line ('#' starts a comment; blank lines and a first line of
+/// text, a header, are skipped). Throws Error naming the file and line of anything else.
+std::vector<int64_t> read_index_list(const fs::path& path);
+
+/// The same on text already read; `source` names it in errors.
+std::vector<int64_t> parse_index_list(const std::string& text, const std::string& source);
 
 /// A whole file mapped read-only into memory (for large inputs read once: checkpoints): no copy,
 /// pages read ahead. Throws Error naming the file when it cannot be opened or mapped.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/statistics.h"
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/stats.h"
 #include "filterscope/models/torchscript.h"
@@ -29,6 +30,10 @@ const ParamTable<MaskOptions>& MaskOptions::params() {
        Bounds::closed(1, 1000)},
       {"baseline-seed", &MaskOptions::baseline_seed, "seed of the first random baseline (the others take the next seeds)",
        Bounds::closed(0, 1e9)},
+      {"paired-alpha", &MaskOptions::paired_alpha,
+       "level of McNemar's exact one-sided test on the paired predictions: masking a filter raises validation "
+       "(lowers training) accuracy only when p < alpha",
+       Bounds::closed(1e-9, 0.5)},
       {"save", &MaskOptions::save,
        "write the network with every anomaly filter masked to this checkpoint file (the original stays as it is)"},
   };
@@ -84,12 +89,28 @@ void bake_masks(ProbedModel& model, const std::vector<MaskUnit>& units) {
 }
 
 namespace {
+// Accuracies and which images each set got right, for the paired tests.
 struct Scores {
   double train = 0, val = 0;
+  at::Tensor train_right, val_right;  ///< bool [N]
 };
 
 Scores accuracies(ProbedModel& model, const PreparedRun& run) {
-  return {evaluate(model, run.data.train, run.transform).accuracy, evaluate(model, run.data.val, run.transform).accuracy};
+  const Evaluation t = evaluate(model, run.data.train, run.transform);
+  const Evaluation v = evaluate(model, run.data.val, run.transform);
+  return {t.accuracy, v.accuracy, t.predictions.eq(run.data.train.labels.cpu()), v.predictions.eq(run.data.val.labels.cpu())};
+}
+
+// McNemar's exact test of the change from `before` to `after` on the same images, one-sided
+// towards more improved (want_improved) or more worsened images.
+PairedChange paired_change(const at::Tensor& before, const at::Tensor& after, bool want_improved, double alpha) {
+  PairedChange c;
+  c.improved = at::logical_and(before.logical_not(), after).sum().item<int64_t>();
+  c.worsened = at::logical_and(before, after.logical_not()).sum().item<int64_t>();
+  const McNemarTest t = mcnemar_exact(c.improved, c.worsened);
+  c.p_value = want_improved ? t.p_improved : t.p_worsened;
+  c.significant = c.p_value < alpha;
+  return c;
 }
 
 double mean(const std::vector<double>& v) {
@@ -123,7 +144,10 @@ std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeS
   out.val_measured_on = detail::concat(run.data.val.size(), " validation samples");
   out.before = {before.train, before.val};
   out.anomaly_filters = static_cast<int64_t>(anomalies.size());
-  const std::string header = "set,seed,conv,channel,flagged_at,train_before,train_after,val_before,val_after\n";
+  out.alpha = options.paired_alpha;
+  const std::string header =
+      "set,seed,conv,channel,flagged_at,train_before,train_after,val_before,val_after,val_improved,val_worsened,"
+      "val_p,train_improved,train_worsened,train_p\n";
   if (anomalies.empty()) {
     out.note = detail::concat(what, " has no anomaly filters: nothing to mask");
     log(*out.note);
@@ -134,21 +158,28 @@ std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeS
   csv.precision(10);
   csv << header;
   // Each unit masked alone; returns the shares with train accuracy down and validation accuracy up.
+  // Also counts the filters whose change passes McNemar's test into *significant (val up, train down).
   auto mask_one_by_one = [&](const std::vector<MaskUnit>& units, const std::string& set, int64_t seed,
-                             std::vector<MaskedFilter>* rows) {
+                             std::vector<MaskedFilter>* rows, std::pair<int64_t, int64_t>* significant) {
     int64_t train_down = 0, val_up = 0;
     for (const auto& u : units) {
       apply_masks(model, {u});
       const Scores after = accuracies(model, run);
       if (after.train < before.train) ++train_down;
       if (after.val > before.val) ++val_up;
+      const PairedChange val = paired_change(before.val_right, after.val_right, true, options.paired_alpha);
+      const PairedChange train = paired_change(before.train_right, after.train_right, false, options.paired_alpha);
+      significant->first += val.significant ? 1 : 0;
+      significant->second += train.significant ? 1 : 0;
       std::string flagged;
       for (const auto& p : u.flagged_at) flagged += (flagged.empty() ? "" : ";") + p;
       csv << set << ',' << (seed >= 0 ? std::to_string(seed) : "") << ',' << u.conv << ',' << u.channel << ','
-          << flagged << ',' << before.train << ',' << after.train << ',' << before.val << ',' << after.val << '\n';
+          << flagged << ',' << before.train << ',' << after.train << ',' << before.val << ',' << after.val << ','
+          << val.improved << ',' << val.worsened << ',' << val.p_value << ',' << train.improved << ','
+          << train.worsened << ',' << train.p_value << '\n';
       if (rows)
         rows->push_back({u.conv, u.channel, u.flagged_at, after.train, after.val, after.train < before.train,
-                         after.val > before.val});
+                         after.val > before.val, val, train});
     }
     model.clear_channel_masks();
     const double n = static_cast<double>(units.size());
@@ -157,7 +188,11 @@ std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeS
 
   // Table 4: anomaly filters, one at a time.
   log(detail::concat(what, ": masking ", anomalies.size(), " anomaly filter(s) one at a time"));
-  const auto [anomaly_train_down, anomaly_val_up] = mask_one_by_one(anomalies, "anomaly", -1, &out.one_at_a_time);
+  std::pair<int64_t, int64_t> anomaly_significant{0, 0};
+  const auto [anomaly_train_down, anomaly_val_up] =
+      mask_one_by_one(anomalies, "anomaly", -1, &out.one_at_a_time, &anomaly_significant);
+  out.val_up_significant = anomaly_significant.first;
+  out.train_down_significant = anomaly_significant.second;
   out.share_train_down = anomaly_train_down;
   out.share_val_up = anomaly_val_up;
 
@@ -168,12 +203,24 @@ std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeS
     const std::vector<MaskUnit> units = random_units(anomalies, model, seed);
     log(detail::concat("random baseline ", s + 1, "/", options.baseline_seeds, ": masking ", units.size(),
                        " random filter(s) one at a time"));
-    const auto [td, vu] = mask_one_by_one(units, "random", seed, nullptr);
+    std::pair<int64_t, int64_t> significant{0, 0};
+    const auto [td, vu] = mask_one_by_one(units, "random", seed, nullptr, &significant);
     std::vector<std::string> names;
     for (const auto& u : units) names.push_back(unit_name(u));
-    out.baseline_seeds.push_back({seed, names, td, vu});
+    out.baseline_seeds.push_back({seed, names, td, vu, significant.first, significant.second});
+    out.baseline_filters += static_cast<int64_t>(units.size());
+    out.baseline_val_up_significant += significant.first;
+    out.baseline_train_down_significant += significant.second;
     if (std::isfinite(td)) train_down.push_back(td), val_up.push_back(vu);
   }
+  // Do anomaly filters pass the paired test more often than random ones? Fisher's exact test on
+  // the 2x2 table (anomaly / random x pass / not), one-sided.
+  const int64_t all_filters = out.anomaly_filters + out.baseline_filters;
+  out.val_up_enrichment_p = hypergeometric_upper_tail(all_filters, out.val_up_significant + out.baseline_val_up_significant,
+                                                      out.anomaly_filters, out.val_up_significant);
+  out.train_down_enrichment_p =
+      hypergeometric_upper_tail(all_filters, out.train_down_significant + out.baseline_train_down_significant,
+                                out.anomaly_filters, out.train_down_significant);
   out.baseline_share_train_down = {mean(train_down), sample_sd(train_down)};
   out.baseline_share_val_up = {mean(val_up), sample_sd(val_up)};
 

@@ -19,6 +19,7 @@ struct MaskOptions {
   int64_t baseline_seeds = 5;  ///< random-filter baselines (Table 5)
   int64_t baseline_seed = 0;   ///< seed of the first baseline; the others follow it
   std::string save;            ///< write the network with every anomaly filter masked to this checkpoint
+  double paired_alpha = 0.05;  ///< level of McNemar's exact test that a filter's masking changed accuracy
 
   static const ParamTable<MaskOptions>& params();
 };

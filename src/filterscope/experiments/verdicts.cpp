@@ -128,35 +128,48 @@ Verdict hypothesis2b(const std::optional<TrackRecord>& track, const VerdictRules
 Verdict hypothesis3(const std::optional<MaskRecord>& mask, const VerdictRules& r) {
   const std::string statement = "Masking anomaly filters improves generalisation (paper Tables 4-6)";
   const std::string rule = detail::concat(
-      "supported when the share of anomaly filters whose masking alone raises validation accuracy exceeds the "
-      "random baseline's mean share by more than ", r.baseline_sds,
-      " standard deviations across seeds; not supported when it does not exceed the mean; inconclusive otherwise, "
-      "or with fewer than ", r.min_masked, " anomaly filters");
+      "a masked filter raises validation accuracy when McNemar's exact one-sided test on the paired validation "
+      "predictions (before and after, the same images) gives p < the mask run's alpha; supported when anomaly "
+      "filters pass that test more often than random filters of the same convolutions (pooled over the baseline "
+      "seeds), by Fisher's exact one-sided test at p < ", r.max_p_value,
+      "; not supported when their share of passes does not exceed the random filters'; inconclusive otherwise, or "
+      "with fewer than ", r.min_masked, " anomaly filters");
   if (!mask) return verdict("3", statement, rule, "not run", "no mask.json: run `filterscope mask`", {});
   const int64_t n = mask->anomaly_filters;
   const int64_t epoch = mask->epoch.value_or(0);
   if (n == 0 || !mask->all_at_once)
     return verdict("3", statement, rule, "inconclusive",
                    detail::concat("epoch ", epoch, " has no anomaly filters: nothing to mask"), {{"anomaly_filters", 0}});
-  const double share = mask->share_val_up;
-  const double m = mask->baseline_share_val_up.mean, sd = mask->baseline_share_val_up.sd;
-  const double sd0 = std::isfinite(sd) ? sd : 0.0;
+  const double share = static_cast<double>(mask->val_up_significant) / static_cast<double>(n);
+  const double random_share = mask->baseline_filters > 0 ? static_cast<double>(mask->baseline_val_up_significant) /
+                                                               static_cast<double>(mask->baseline_filters)
+                                                         : NAN;
+  const double p = mask->val_up_enrichment_p;
   const AllAtOnce& all = *mask->all_at_once;
   const nlohmann::json numbers = {{"epoch", epoch},
                                   {"anomaly_filters", n},
-                                  {"share_val_up", json_number(share)},
-                                  {"baseline_share_val_up_mean", json_number(m)},
-                                  {"baseline_share_val_up_sd", json_number(sd)},
+                                  {"alpha", mask->alpha},
+                                  {"val_up_significant", mask->val_up_significant},
+                                  {"share_val_up_significant", json_number(share)},
+                                  {"baseline_filters", mask->baseline_filters},
+                                  {"baseline_val_up_significant", mask->baseline_val_up_significant},
+                                  {"baseline_share_val_up_significant", json_number(random_share)},
+                                  {"effect", json_number(share - random_share)},
+                                  {"p_value", json_number(p)},
+                                  {"share_val_up", json_number(mask->share_val_up)},
+                                  {"baseline_share_val_up_mean", json_number(mask->baseline_share_val_up.mean)},
                                   {"val_acc_before", mask->before.val_acc},
                                   {"val_acc_all_masked", all.val_acc}};
   const std::string facts = detail::concat(
-      "masking one of ", n, " anomaly filters raised validation accuracy in ", fixed(100 * share, 0),
-      "% of cases against ", fixed(100 * m, 0), "% ± ", fixed(100 * sd0, 0), "% for random filters; all at once: ",
-      fixed(100 * mask->before.val_acc, 1), "% -> ", fixed(100 * all.val_acc, 1), "%");
+      mask->val_up_significant, " of ", n, " anomaly filters raised validation accuracy by McNemar's test (",
+      fixed(100 * share, 0), "%) against ", mask->baseline_val_up_significant, " of ", mask->baseline_filters,
+      " random filters (", fixed(100 * random_share, 0), "%), p = ", pvalue(p), "; without the test: ",
+      fixed(100 * mask->share_val_up, 0), "% vs ", fixed(100 * mask->baseline_share_val_up.mean, 0),
+      "%; all at once: ", fixed(100 * mask->before.val_acc, 1), "% -> ", fixed(100 * all.val_acc, 1), "%");
   if (n < r.min_masked) return verdict("3", statement, rule, "inconclusive", "too few anomaly filters: " + facts, numbers);
   std::string outcome = "inconclusive";
-  if (share > m + r.baseline_sds * sd0) outcome = "supported";
-  if (!(share > m)) outcome = "not supported";
+  if (share > random_share && p < r.max_p_value) outcome = "supported";
+  if (!(share > random_share)) outcome = "not supported";
   return verdict("3", statement, rule, outcome, facts, numbers);
 }
 }  // namespace

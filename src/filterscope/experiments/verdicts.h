@@ -12,9 +12,8 @@ namespace filterscope {
 struct VerdictRules {
   double min_rank_correlation = 0.3;  ///< H1: Spearman of the anomaly count with the train-val gap
   int64_t min_outliers = 5;           ///< H2: fewer outlier samples than this is inconclusive
-  double max_p_value = 0.05;          ///< H2: one-sided rank-sum / hypergeometric test
+  double max_p_value = 0.05;          ///< H2, H2b, H3: level of the one-sided test
   int64_t min_masked = 3;             ///< H3: fewer anomaly filters than this is inconclusive
-  double baseline_sds = 2.0;          ///< H3: margin over the random baseline, in its standard deviations
 };
 
 /// Each argument is the record of track.json, gradients.json, mask.json, or nullopt when that

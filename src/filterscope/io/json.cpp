@@ -20,6 +20,19 @@ std::string json_format_of(const nlohmann::json& j) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+nlohmann::json json_numbers(const std::vector<double>& values) {
+  nlohmann::json out = nlohmann::json::array();
+  for (double v : values) out.push_back(json_number(v));
+  return out;
+}
+
+std::vector<double> numbers_or_nan(const nlohmann::json& values) {
+  std::vector<double> out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.push_back(number_or_nan(v));
+  return out;
+}
+
 int64_t json_whole(const nlohmann::json& v) {
   const bool fits = v.is_number_integer() &&
                     (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));

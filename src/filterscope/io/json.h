@@ -13,6 +13,11 @@ nlohmann::json json_number(double v);
 /// The inverse of json_number: the number, or NaN for null.
 double number_or_nan(const nlohmann::json& v);
 
+/// json_number over a vector: a JSON array with null for each non-finite value.
+nlohmann::json json_numbers(const std::vector<double>& values);
+/// The inverse of json_numbers: number_or_nan over an array.
+std::vector<double> numbers_or_nan(const nlohmann::json& values);
+
 /// Parses JSON text; throws Error "`where`: not valid JSON (the parser's reason)".
 nlohmann::json parse_json_text(const std::string& text, const std::string& where);
 

@@ -18,6 +18,7 @@
 #include "filterscope/runs/analysis_files.h"
 #include "filterscope/io/npy.h"
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/train/sample_log.h"
 
 namespace filterscope {
 
@@ -241,6 +242,59 @@ nlohmann::json analysis_view(const fs::path& run_dir, const RunSettings& setting
   return nullptr;
 }
 
+// The label-noise detectors of RUN/clean.json, with thumbnails of the samples the strongest
+// detectors flag first (label, prediction at the listed epoch, score). Null when clean has not run.
+nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, const ReportOptions& options,
+                          std::vector<std::string>& missing) {
+  const RunLayout layout(run_dir);
+  const std::optional<CleanRecord> clean = read_clean_record(layout.clean_json());
+  if (!clean) {
+    missing.push_back("label-noise detectors: no clean.json (run `filterscope clean " + run_dir.string() + "`)");
+    return nullptr;
+  }
+  nlohmann::json view = clean->to_json();
+  view.erase("flagged");  // positions of every flag: too many for the page; the thumbnails show the top
+  view.erase("flagged_scores");
+  nlohmann::json thumbs = nlohmann::json::object();
+  const int64_t per_detector = std::min<int64_t>(options.thumbnails, 8);
+  if (per_detector > 0) {
+    const PreparedRun run = prepare_run(settings);
+    const SampleEpoch listed = SampleEpoch::from_csv(read_file(layout.sample_epoch_csv(clean->listed_epoch)),
+                                                     clean->listed_epoch, layout.sample_epoch_csv(clean->listed_epoch).string());
+    FS_CHECK(static_cast<int64_t>(listed.size()) == run.data.train.size(), layout.sample_epoch_csv(clean->listed_epoch).string(),
+             ": ", listed.size(), " samples, the run has ", run.data.train.size());
+    const auto& names = run.data.train.class_names;
+    auto class_name = [&](int64_t k) -> nlohmann::json {
+      return k >= 0 && k < static_cast<int64_t>(names.size()) ? nlohmann::json(names[static_cast<size_t>(k)])
+                                                              : nlohmann::json(k);
+    };
+    const std::vector<int64_t> replaced_positions = [&] {
+      const at::Tensor p = run.noisy_positions.contiguous();
+      return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+    }();
+    for (const char* detector : {"aum", "loss", "gmm_filters"}) {
+      const auto it = clean->flagged.find(detector);
+      if (it == clean->flagged.end()) continue;
+      nlohmann::json list = nlohmann::json::array();
+      for (size_t i = 0; i < it->second.size() && static_cast<int64_t>(i) < per_detector; ++i) {
+        const int64_t p = it->second[i];
+        const at::Tensor image = run.data.train.images[p].permute({1, 2, 0}).contiguous();
+        const bool replaced = std::find(replaced_positions.begin(), replaced_positions.end(), p) != replaced_positions.end();
+        list.push_back({{"dataset_index", listed.dataset_index[static_cast<size_t>(p)]},
+                        {"label", class_name(listed.label[static_cast<size_t>(p)])},
+                        {"prediction", class_name(listed.prediction[static_cast<size_t>(p)])},
+                        {"label_replaced", replaced},
+                        {"score", json_number(clean->flagged_scores.at(detector).at(i))},
+                        {"shape", image.sizes().vec()},
+                        {"pixels", std::vector<uint8_t>(image.data_ptr<uint8_t>(), image.data_ptr<uint8_t>() + image.numel())}});
+      }
+      thumbs[detector] = list;
+    }
+  }
+  view["thumbnails"] = thumbs;
+  return view;
+}
+
 }  // namespace
 
 nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options) {
@@ -315,6 +369,8 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   else
     data["mask"] = mask->to_json();
   data["verdicts"] = compute_verdicts(track, gradients, mask).to_json();
+  const nlohmann::json clean = clean_view(run_dir, settings, options, missing);
+  if (!clean.is_null()) data["clean"] = clean;
   data["missing"] = missing;
   return data;
 }
@@ -356,6 +412,20 @@ std::string render_page(const std::string& page_template, const nlohmann::json& 
 }
 
 std::string render_report(const nlohmann::json& data) { return render_page(report_template(), data); }
+
+fs::path write_study_page(const StudyRecord& study, const fs::path& out_dir) {
+  nlohmann::json reports = nlohmann::json::array();
+  for (const auto& run : study.runs) {
+    const fs::path report = RunLayout(run).report_html();
+    std::error_code ec;
+    const fs::path relative = fs::relative(report, out_dir, ec);
+    reports.push_back(ec || relative.empty() ? fs::absolute(report).string() : relative.string());
+  }
+  const nlohmann::json data = {{"study", study.to_json()}, {"reports", reports}};
+  const fs::path file = out_dir / "study.html";
+  write_file_atomic(file, render_page(study_template(), data));
+  return file;
+}
 
 ReportResult write_report(const fs::path& run_dir, const ReportOptions& options, const c10::Device& device,
                           const std::function<void(const std::string&)>& log) {

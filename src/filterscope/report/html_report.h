@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "filterscope/core/params.h"
+#include "filterscope/runs/study_records.h"
 
 namespace filterscope {
 
@@ -45,6 +46,9 @@ nlohmann::json report_data(const std::filesystem::path& run_dir, const ReportOpt
 /// The page for `data`: the template with the JSON embedded.
 std::string render_report(const nlohmann::json& data);
 
+/// OUT/study.html: the study's record with a link to each seed's report.html (relative to OUT).
+std::filesystem::path write_study_page(const StudyRecord& study, const std::filesystem::path& out_dir);
+
 /// Any page: the template's title, CSS and script put into the shared skeleton with the shared
 /// CSS and JS, and `data` embedded as JSON.
 std::string render_page(const std::string& page_template, const nlohmann::json& data);
@@ -57,6 +61,7 @@ ReportResult write_report(const std::filesystem::path& run_dir, const ReportOpti
 const std::string& report_template();
 const std::string& patterns_template();  ///< the pages of `activations` and `ood`
 const std::string& explain_template();   ///< the pages of `visualize` and `hierarchy`
+const std::string& study_template();     ///< the page of `study` (several seeds)
 const std::string& explorer_template();  ///< the page of `serve` (it fetches its data from the server)
 const std::string& page_skeleton();  ///< the HTML around every page
 const std::string& page_common_css();

@@ -11,17 +11,7 @@ namespace {
 
 using json = nlohmann::json;
 
-json numbers(const std::vector<double>& values) {
-  json out = json::array();
-  for (double v : values) out.push_back(json_number(v));
-  return out;
-}
 
-std::vector<double> doubles(const json& values) {
-  std::vector<double> out;
-  for (const auto& v : values) out.push_back(number_or_nan(v));
-  return out;
-}
 
 json filter_json(const FilterRecord& f) {
   return {{"filter", f.filter},
@@ -29,7 +19,7 @@ json filter_json(const FilterRecord& f) {
           {"note", f.note},
           {"k", f.k ? json(*f.k) : json(nullptr)},
           {"ch", json_number(f.ch)},
-          {"ch_by_k", numbers(f.ch_by_k)},
+          {"ch_by_k", json_numbers(f.ch_by_k)},
           {"cluster_sizes", f.cluster_sizes},
           {"mean_activation", json_number(f.mean_activation)},
           {"scores",
@@ -51,7 +41,7 @@ FilterRecord filter_from(const json& j) {
   f.note = j.at("note").get<std::string>();
   if (!j.at("k").is_null()) f.k = j.at("k").get<int64_t>();
   f.ch = number_or_nan(j.at("ch"));
-  f.ch_by_k = doubles(j.at("ch_by_k"));
+  f.ch_by_k = numbers_or_nan(j.at("ch_by_k"));
   f.cluster_sizes = j.at("cluster_sizes").get<std::vector<int64_t>>();
   f.mean_activation = number_or_nan(j.at("mean_activation"));
   const auto& s = j.at("scores");

@@ -52,6 +52,8 @@ RunLayout::RunLayout(const fs::path& root) : root_(root) {}
 
 fs::path RunLayout::checkpoint(int64_t epoch) const { return checkpoints_dir() / (epoch_name(epoch) + ".pt"); }
 
+fs::path RunLayout::sample_epoch_csv(int64_t epoch) const { return samples_dir() / (epoch_name(epoch) + ".csv"); }
+
 fs::path RunLayout::analysis_dir(int64_t epoch) const { return analyses_dir() / epoch_name(epoch); }
 
 bool RunLayout::is_run() const {

@@ -10,6 +10,8 @@
 //   RUN/gradients.json, .csv      Table 3 (hypothesis 2)
 //   RUN/mask.json, .csv           Tables 4-6 (hypothesis 3)
 //   RUN/verdicts.json             a verdict per hypothesis
+//   RUN/samples/epoch-NNN.csv     every training sample's loss, margin and outcome in that epoch's training passes
+//   RUN/clean.json, clean.csv     the label-noise detectors compared, and the samples each flags
 //   RUN/report.html               the page
 //   RUN/run.sqlite                the run log of the explorer (runs/run_log.h)
 #pragma once
@@ -49,6 +51,10 @@ class RunLayout {
   std::filesystem::path mask_json() const { return root_ / kMaskJson; }
   std::filesystem::path mask_csv() const { return root_ / kMaskCsv; }
   std::filesystem::path verdicts_json() const { return root_ / "verdicts.json"; }
+  std::filesystem::path samples_dir() const { return root_ / "samples"; }
+  std::filesystem::path sample_epoch_csv(int64_t epoch) const;
+  std::filesystem::path clean_json() const { return root_ / kCleanJson; }
+  std::filesystem::path clean_csv() const { return root_ / kCleanCsv; }
   std::filesystem::path report_html() const { return root_ / "report.html"; }
   std::filesystem::path run_log() const { return root_ / "run.sqlite"; }
 
@@ -81,6 +87,8 @@ class RunLayout {
   static constexpr const char* kGradientsCsv = "gradients.csv";
   static constexpr const char* kMaskJson = "mask.json";
   static constexpr const char* kMaskCsv = "mask.csv";
+  static constexpr const char* kCleanJson = "clean.json";
+  static constexpr const char* kCleanCsv = "clean.csv";
 
  private:
   std::filesystem::path root_;

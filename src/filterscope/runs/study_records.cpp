@@ -47,6 +47,15 @@ void means_from(const json& j, GradientMeans& m) {
   m.ratio = number_or_nan(j.at("ratio"));
 }
 
+json paired_json(const PairedChange& c) {
+  return {{"improved", c.improved}, {"worsened", c.worsened}, {"p_value", json_number(c.p_value)},
+          {"significant", c.significant}};
+}
+PairedChange paired_from(const json& j) {
+  return {json_whole(j.at("improved")), json_whole(j.at("worsened")), number_or_nan(j.at("p_value")),
+          j.at("significant").get<bool>()};
+}
+
 json mean_sd_json(const MeanSd& m) { return {{"mean", json_number(m.mean)}, {"sd", json_number(m.sd)}}; }
 MeanSd mean_sd_from(const json& j) { return {number_or_nan(j.at("mean")), number_or_nan(j.at("sd"))}; }
 
@@ -260,7 +269,9 @@ json MaskRecord::to_json() const {
                       {"train_acc", f.train_acc},
                       {"val_acc", f.val_acc},
                       {"train_down", f.train_down},
-                      {"val_up", f.val_up}});
+                      {"val_up", f.val_up},
+                      {"val_change", paired_json(f.val_change)},
+                      {"train_change", paired_json(f.train_change)}});
     out["one_at_a_time"] = {{"filters", rows},
                             {"share_train_down", json_number(share_train_down)},
                             {"share_val_up", json_number(share_val_up)}};
@@ -269,7 +280,9 @@ json MaskRecord::to_json() const {
       seeds.push_back({{"seed", s.seed},
                        {"filters", s.filters},
                        {"share_train_down", json_number(s.share_train_down)},
-                       {"share_val_up", json_number(s.share_val_up)}});
+                       {"share_val_up", json_number(s.share_val_up)},
+                       {"val_up_significant", s.val_up_significant},
+                       {"train_down_significant", s.train_down_significant}});
     out["random_baseline"] = {{"seeds", seeds},
                               {"share_train_down", mean_sd_json(baseline_share_train_down)},
                               {"share_val_up", mean_sd_json(baseline_share_val_up)}};
@@ -282,6 +295,14 @@ json MaskRecord::to_json() const {
                           {"right_to_wrong", a.right_to_wrong},
                           {"wrong_to_right", a.wrong_to_right},
                           {"wrong_to_wrong", a.wrong_to_wrong}};
+    out["paired_tests"] = {{"alpha", alpha},
+                           {"val_up_significant", val_up_significant},
+                           {"train_down_significant", train_down_significant},
+                           {"baseline_filters", baseline_filters},
+                           {"baseline_val_up_significant", baseline_val_up_significant},
+                           {"baseline_train_down_significant", baseline_train_down_significant},
+                           {"val_up_enrichment_p", json_number(val_up_enrichment_p)},
+                           {"train_down_enrichment_p", json_number(train_down_enrichment_p)}};
   }
   if (saved) out["saved"] = *saved;
   return out;
@@ -308,13 +329,15 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
         m.one_at_a_time.push_back({f.at("conv").get<std::string>(), f.at("channel").get<int64_t>(),
                                    f.at("flagged_at").get<std::vector<std::string>>(), f.at("train_acc").get<double>(),
                                    f.at("val_acc").get<double>(), f.at("train_down").get<bool>(),
-                                   f.at("val_up").get<bool>()});
+                                   f.at("val_up").get<bool>(), paired_from(f.at("val_change")),
+                                   paired_from(f.at("train_change"))});
       m.share_train_down = number_or_nan(one.at("share_train_down"));
       m.share_val_up = number_or_nan(one.at("share_val_up"));
       const auto& base = j.at("random_baseline");
       for (const auto& s : base.at("seeds"))
         m.baseline_seeds.push_back({s.at("seed").get<int64_t>(), s.at("filters").get<std::vector<std::string>>(),
-                                    number_or_nan(s.at("share_train_down")), number_or_nan(s.at("share_val_up"))});
+                                    number_or_nan(s.at("share_train_down")), number_or_nan(s.at("share_val_up")),
+                                    json_whole(s.at("val_up_significant")), json_whole(s.at("train_down_significant"))});
       m.baseline_share_train_down = mean_sd_from(base.at("share_train_down"));
       m.baseline_share_val_up = mean_sd_from(base.at("share_val_up"));
       const auto& a = j.at("all_at_once");
@@ -322,6 +345,15 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
                                 a.at("outlier_samples").get<int64_t>(), a.at("labels").get<std::string>(),
                                 a.at("right_to_right").get<int64_t>(),  a.at("right_to_wrong").get<int64_t>(),
                                 a.at("wrong_to_right").get<int64_t>(),  a.at("wrong_to_wrong").get<int64_t>()};
+      const auto& t = j.at("paired_tests");
+      m.alpha = t.at("alpha").get<double>();
+      m.val_up_significant = json_whole(t.at("val_up_significant"));
+      m.train_down_significant = json_whole(t.at("train_down_significant"));
+      m.baseline_filters = json_whole(t.at("baseline_filters"));
+      m.baseline_val_up_significant = json_whole(t.at("baseline_val_up_significant"));
+      m.baseline_train_down_significant = json_whole(t.at("baseline_train_down_significant"));
+      m.val_up_enrichment_p = number_or_nan(t.at("val_up_enrichment_p"));
+      m.train_down_enrichment_p = number_or_nan(t.at("train_down_enrichment_p"));
     }
     if (j.contains("saved")) m.saved = j.at("saved").get<std::string>();
     return m;
@@ -353,6 +385,235 @@ VerdictsRecord VerdictsRecord::from_json(const json& j, const std::string& sourc
   });
 }
 
+// ---- clean.json --------------------------------------------------------------------------------
+
+json CleanRecord::to_json() const {
+  json infos = json::array();
+  for (const auto& d : detectors)
+    infos.push_back({{"name", d.name}, {"description", d.description}, {"needs_analysis", d.needs_analysis}});
+  json evals = json::array();
+  for (const auto& e : evaluations) {
+    json results = json::array();
+    for (const auto& d : e.detectors)
+      results.push_back({{"name", d.name},
+                         {"auroc", json_number(d.auroc)},
+                         {"average_precision", json_number(d.average_precision)},
+                         {"flagged", d.flagged},
+                         {"hits", d.hits},
+                         {"precision", json_number(d.precision)},
+                         {"recall", json_number(d.recall)},
+                         {"roc_fpr", json_numbers(d.roc_fpr)},
+                         {"roc_tpr", json_numbers(d.roc_tpr)}});
+    evals.push_back({{"role", e.role},
+                     {"epoch", e.epoch},
+                     {"evaluated_on", e.evaluated_on},
+                     {"samples", e.samples},
+                     {"replaced", e.replaced},
+                     {"detectors", results}});
+  }
+  json flags = json::object();
+  for (const auto& [name, positions] : flagged) flags[name] = positions;
+  json flag_scores = json::object();
+  for (const auto& [name, scores] : flagged_scores) flag_scores[name] = json_numbers(scores);
+  return {{"format", kCleanFormat},
+          {"run_dir", run_dir},
+          {"listed_epoch", listed_epoch},
+          {"top", top},
+          {"training_samples", training_samples},
+          {"replaced_labels", replaced_labels},
+          {"detectors", infos},
+          {"evaluations", evals},
+          {"flagged", flags},
+          {"flagged_scores", flag_scores}};
+}
+
+CleanRecord CleanRecord::from_json(const json& j, const std::string& source) {
+  check_format(j, kCleanFormat, source);
+  return guarded(source, [&] {
+    CleanRecord r;
+    r.run_dir = j.at("run_dir").get<std::string>();
+    r.listed_epoch = json_whole(j.at("listed_epoch"));
+    r.top = json_whole(j.at("top"));
+    r.training_samples = json_whole(j.at("training_samples"));
+    r.replaced_labels = json_whole(j.at("replaced_labels"));
+    for (const auto& d : j.at("detectors"))
+      r.detectors.push_back({d.at("name").get<std::string>(), d.at("description").get<std::string>(),
+                             d.at("needs_analysis").get<bool>()});
+    for (const auto& e : j.at("evaluations")) {
+      NoiseDetectorEvaluation ev;
+      ev.role = e.at("role").get<std::string>();
+      ev.epoch = json_whole(e.at("epoch"));
+      ev.evaluated_on = e.at("evaluated_on").get<std::string>();
+      ev.samples = json_whole(e.at("samples"));
+      ev.replaced = json_whole(e.at("replaced"));
+      for (const auto& d : e.at("detectors")) {
+        NoiseDetectorResult res;
+        res.name = d.at("name").get<std::string>();
+        res.auroc = number_or_nan(d.at("auroc"));
+        res.average_precision = number_or_nan(d.at("average_precision"));
+        res.flagged = json_whole(d.at("flagged"));
+        res.hits = json_whole(d.at("hits"));
+        res.precision = number_or_nan(d.at("precision"));
+        res.recall = number_or_nan(d.at("recall"));
+        res.roc_fpr = numbers_or_nan(d.at("roc_fpr"));
+        res.roc_tpr = numbers_or_nan(d.at("roc_tpr"));
+        ev.detectors.push_back(std::move(res));
+      }
+      r.evaluations.push_back(std::move(ev));
+    }
+    for (const auto& [name, positions] : j.at("flagged").items()) r.flagged[name] = json_wholes(positions);
+    for (const auto& [name, scores] : j.at("flagged_scores").items()) r.flagged_scores[name] = numbers_or_nan(scores);
+    return r;
+  });
+}
+
+// ---- retrain.json ------------------------------------------------------------------------------
+
+json RetrainRecord::to_json() const {
+  json a = json::array();
+  for (const auto& arm : arms)
+    a.push_back({{"name", arm.name}, {"run_dir", arm.run_dir}, {"removed", arm.removed}, {"removed_replaced", arm.removed_replaced}});
+  json e = json::array();
+  for (const auto& ep : epochs)
+    e.push_back({{"role", ep.role},
+                 {"epoch", ep.epoch},
+                 {"original_val_acc", json_number(ep.original_val_acc)},
+                 {"flagged_val_acc", json_number(ep.flagged_val_acc)},
+                 {"random_val_acc", json_number(ep.random_val_acc)},
+                 {"flagged_vs_random", paired_json(ep.flagged_vs_random)},
+                 {"p_two_sided", json_number(ep.p_two_sided)}});
+  return {{"format", kRetrainFormat}, {"run_dir", run_dir}, {"detector", detector}, {"listed_epoch", listed_epoch},
+          {"k", k},                  {"random_seed", random_seed}, {"arms", a}, {"epochs", e}};
+}
+
+RetrainRecord RetrainRecord::from_json(const json& j, const std::string& source) {
+  check_format(j, kRetrainFormat, source);
+  return guarded(source, [&] {
+    RetrainRecord r;
+    r.run_dir = j.at("run_dir").get<std::string>();
+    r.detector = j.at("detector").get<std::string>();
+    r.listed_epoch = json_whole(j.at("listed_epoch"));
+    r.k = json_whole(j.at("k"));
+    r.random_seed = json_whole(j.at("random_seed"));
+    for (const auto& a : j.at("arms"))
+      r.arms.push_back({a.at("name").get<std::string>(), a.at("run_dir").get<std::string>(), json_whole(a.at("removed")),
+                        json_whole(a.at("removed_replaced"))});
+    for (const auto& e : j.at("epochs"))
+      r.epochs.push_back({e.at("role").get<std::string>(), json_whole(e.at("epoch")),
+                          number_or_nan(e.at("original_val_acc")), number_or_nan(e.at("flagged_val_acc")),
+                          number_or_nan(e.at("random_val_acc")), paired_from(e.at("flagged_vs_random")),
+                          number_or_nan(e.at("p_two_sided"))});
+    return r;
+  });
+}
+
+// ---- study.json --------------------------------------------------------------------------------
+
+json StudyRecord::to_json() const {
+  json hs = json::array();
+  for (const auto& h : hypotheses) {
+    json seeds_json = json::array();
+    for (const auto& o : h.seeds)
+      seeds_json.push_back({{"seed", o.seed},
+                            {"verdict", o.verdict},
+                            {"effect", json_number(o.effect)},
+                            {"direction", o.direction},
+                            {"p_value", json_number(o.p_value)}});
+    hs.push_back({{"id", h.id},
+                  {"statement", h.statement},
+                  {"effect", h.effect},
+                  {"seeds", seeds_json},
+                  {"positive", h.positive},
+                  {"negative", h.negative},
+                  {"ties", h.ties},
+                  {"effect_median", json_number(h.effect_median)},
+                  {"effect_min", json_number(h.effect_min)},
+                  {"effect_max", json_number(h.effect_max)},
+                  {"sign_test_p", json_number(h.sign_test_p)},
+                  {"combined_p", json_number(h.combined_p)},
+                  {"verdict", h.verdict},
+                  {"reason", h.reason}});
+  }
+  json ds = json::array();
+  for (const auto& d : detectors)
+    ds.push_back({{"role", d.role},
+                  {"name", d.name},
+                  {"auroc", json_numbers(d.auroc)},
+                  {"average_precision", json_numbers(d.average_precision)},
+                  {"precision", json_numbers(d.precision)},
+                  {"auroc_median", json_number(d.auroc_median)},
+                  {"auroc_min", json_number(d.auroc_min)},
+                  {"auroc_max", json_number(d.auroc_max)},
+                  {"average_precision_median", json_number(d.average_precision_median)},
+                  {"precision_median", json_number(d.precision_median)}});
+  json sr = json::array();
+  for (const auto& r : seed_runs)
+    sr.push_back({{"seed", r.seed},
+                  {"run_dir", r.run_dir},
+                  {"well_trained_epoch", r.well_trained_epoch},
+                  {"overfit_epoch", r.overfit_epoch},
+                  {"well_trained_val_loss", json_number(r.well_trained_val_loss)},
+                  {"well_trained_val_acc", json_number(r.well_trained_val_acc)},
+                  {"overfit_val_acc", json_number(r.overfit_val_acc)},
+                  {"overfit_train_acc", json_number(r.overfit_train_acc)},
+                  {"well_trained_anomaly_filters", r.well_trained_anomaly_filters},
+                  {"overfit_anomaly_filters", r.overfit_anomaly_filters}});
+  return {{"format", kStudyFormat}, {"runs", runs},           {"seeds", seeds},    {"rule", rule},
+          {"alpha", alpha},         {"seed_runs", sr},        {"hypotheses", hs},  {"detectors", ds}};
+}
+
+StudyRecord StudyRecord::from_json(const json& j, const std::string& source) {
+  check_format(j, kStudyFormat, source);
+  return guarded(source, [&] {
+    StudyRecord r;
+    r.runs = j.at("runs").get<std::vector<std::string>>();
+    r.seeds = json_wholes(j.at("seeds"));
+    r.rule = j.at("rule").get<std::string>();
+    r.alpha = j.at("alpha").get<double>();
+    for (const auto& x : j.at("seed_runs"))
+      r.seed_runs.push_back({json_whole(x.at("seed")), x.at("run_dir").get<std::string>(),
+                             json_whole(x.at("well_trained_epoch")), json_whole(x.at("overfit_epoch")),
+                             number_or_nan(x.at("well_trained_val_loss")), number_or_nan(x.at("well_trained_val_acc")),
+                             number_or_nan(x.at("overfit_val_acc")), number_or_nan(x.at("overfit_train_acc")),
+                             json_whole(x.at("well_trained_anomaly_filters")), json_whole(x.at("overfit_anomaly_filters"))});
+    for (const auto& h : j.at("hypotheses")) {
+      HypothesisAcrossSeeds a;
+      a.id = h.at("id").get<std::string>();
+      a.statement = h.at("statement").get<std::string>();
+      a.effect = h.at("effect").get<std::string>();
+      for (const auto& o : h.at("seeds"))
+        a.seeds.push_back({json_whole(o.at("seed")), o.at("verdict").get<std::string>(), number_or_nan(o.at("effect")),
+                           static_cast<int>(json_whole(o.at("direction"))), number_or_nan(o.at("p_value"))});
+      a.positive = json_whole(h.at("positive"));
+      a.negative = json_whole(h.at("negative"));
+      a.ties = json_whole(h.at("ties"));
+      a.effect_median = number_or_nan(h.at("effect_median"));
+      a.effect_min = number_or_nan(h.at("effect_min"));
+      a.effect_max = number_or_nan(h.at("effect_max"));
+      a.sign_test_p = number_or_nan(h.at("sign_test_p"));
+      a.combined_p = number_or_nan(h.at("combined_p"));
+      a.verdict = h.at("verdict").get<std::string>();
+      a.reason = h.at("reason").get<std::string>();
+      r.hypotheses.push_back(std::move(a));
+    }
+    for (const auto& d : j.at("detectors")) {
+      DetectorAcrossSeeds a;
+      a.role = d.at("role").get<std::string>();
+      a.name = d.at("name").get<std::string>();
+      a.auroc = numbers_or_nan(d.at("auroc"));
+      a.average_precision = numbers_or_nan(d.at("average_precision"));
+      a.precision = numbers_or_nan(d.at("precision"));
+      a.auroc_median = number_or_nan(d.at("auroc_median"));
+      a.auroc_min = number_or_nan(d.at("auroc_min"));
+      a.auroc_max = number_or_nan(d.at("auroc_max"));
+      a.average_precision_median = number_or_nan(d.at("average_precision_median"));
+      a.precision_median = number_or_nan(d.at("precision_median"));
+      r.detectors.push_back(std::move(a));
+    }
+    return r;
+  });
+}
+
 std::optional<TrackRecord> read_track_record(const std::filesystem::path& file) { return read_optional<TrackRecord>(file); }
 std::optional<GradientsRecord> read_gradients_record(const std::filesystem::path& file) {
   return read_optional<GradientsRecord>(file);
@@ -361,5 +622,7 @@ std::optional<MaskRecord> read_mask_record(const std::filesystem::path& file) { 
 std::optional<VerdictsRecord> read_verdicts_record(const std::filesystem::path& file) {
   return read_optional<VerdictsRecord>(file);
 }
+std::optional<CleanRecord> read_clean_record(const std::filesystem::path& file) { return read_optional<CleanRecord>(file); }
+std::optional<StudyRecord> read_study_record(const std::filesystem::path& file) { return read_optional<StudyRecord>(file); }
 
 }  // namespace filterscope

@@ -25,6 +25,9 @@ const ParamTable<TrainOptions>& TrainOptions::params() {
        "share of training labels replaced by a different class (seeded); the changed dataset "
        "indices go to run.json",
        {0.0, 1.0, false, true}},
+      {"exclude", &TrainOptions::exclude,
+       "file of dataset indices (one per line, e.g. from `filterscope clean`) to leave out of the training subset; "
+       "drawn after the subset and the label noise, so the other samples keep theirs"},
       {"input-size", &TrainOptions::input_size,
        "side of the square network input (bicubic resize); 0 = the network's own (227 for "
        "alexnet, the image size otherwise)",

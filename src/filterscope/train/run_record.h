@@ -23,6 +23,7 @@ struct TrainOptions {
   int64_t epochs = 30;               ///< epochs in all (a resumed run goes on up to this)
   int64_t seed = 0;                  ///< seed of initial weights, shuffling, dropout, label noise
   double label_noise = 0.0;          ///< share of training labels replaced by another class
+  std::string exclude;               ///< file of dataset indices left out of training (after the noise draw)
   int64_t input_size = 0;            ///< side of the network input; 0 = the network's own (227 for alexnet)
   int64_t threads = 0;               ///< CPU threads; 0 = all cores
   std::string device = "cpu";        ///< cpu, cuda or cuda:N

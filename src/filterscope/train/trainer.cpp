@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <unordered_map>
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
@@ -21,6 +23,7 @@
 #include "filterscope/core/progress.h"
 #include "filterscope/core/runtime.h"
 #include "filterscope/train/checkpoint.h"
+#include "filterscope/train/sample_log.h"
 #include "filterscope/train/weight_log.h"
 
 namespace filterscope {
@@ -65,6 +68,16 @@ int64_t input_side(const RunSettings& s, const Dataset& train) {
   return network_input_size(s.train.model, train.height());
 }
 
+std::vector<int64_t> to_int64_vector(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU).to(at::kLong).contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
+std::vector<double> to_double_vector(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU).to(at::kDouble).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
 }  // namespace
 
 at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed) {
@@ -81,6 +94,39 @@ at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double sha
   return positions;
 }
 
+void exclude_samples(PreparedRun& run, const std::vector<int64_t>& dataset_indices, const std::string& source) {
+  Dataset& train = run.data.train;
+  const std::vector<int64_t> indices = to_int64_vector(train.indices);
+  std::unordered_map<int64_t, int64_t> position;
+  for (size_t i = 0; i < indices.size(); ++i) position.emplace(indices[i], static_cast<int64_t>(i));
+  std::vector<bool> drop(indices.size(), false);
+  for (int64_t index : dataset_indices) {
+    const auto it = position.find(index);
+    FS_CHECK(it != position.end(), "--exclude ", source, ": dataset index ", index,
+             " is not among the run's training samples");
+    drop[static_cast<size_t>(it->second)] = true;
+  }
+  std::vector<int64_t> keep, new_position(indices.size(), -1);
+  for (size_t i = 0; i < indices.size(); ++i)
+    if (!drop[i]) {
+      new_position[i] = static_cast<int64_t>(keep.size());
+      keep.push_back(static_cast<int64_t>(i));
+    }
+  FS_CHECK(!keep.empty(), "--exclude ", source, ": leaves no training sample");
+  // The label noise follows the samples that stay.
+  const std::vector<int64_t> noisy = to_int64_vector(run.noisy_positions);
+  const std::vector<int64_t> original = to_int64_vector(run.original_labels);
+  std::vector<int64_t> kept_noisy, kept_original;
+  for (size_t k = 0; k < noisy.size(); ++k)
+    if (!drop[static_cast<size_t>(noisy[k])]) {
+      kept_noisy.push_back(new_position[static_cast<size_t>(noisy[k])]);
+      kept_original.push_back(original[k]);
+    }
+  train = subset(train, at::tensor(keep, at::kLong), train.name);
+  run.noisy_positions = at::tensor(kept_noisy, at::kLong);
+  run.original_labels = at::tensor(kept_original, at::kLong);
+}
+
 PreparedRun prepare_run(const RunSettings& settings) {
   validate_params(settings.train, TrainOptions::params());
   PreparedRun run;
@@ -92,6 +138,7 @@ PreparedRun prepare_run(const RunSettings& settings) {
   run.noisy_positions = apply_label_noise(run.data.train.labels, run.data.train.num_classes,
                                           settings.train.label_noise, settings.train.seed);
   run.original_labels = before.index_select(0, run.noisy_positions);
+  if (!settings.train.exclude.empty()) exclude_samples(run, read_index_list(settings.train.exclude), settings.train.exclude);
   const int64_t side = input_side(settings, run.data.train);
   const bool needs_resize = run.data.train.height() != side || run.data.train.width() != side;
   run.transform = fit_normalisation(run.data.train, needs_resize ? side : 0);
@@ -99,10 +146,7 @@ PreparedRun prepare_run(const RunSettings& settings) {
 }
 
 RunRecord describe_run(const PreparedRun& run, const Network& network) {
-  auto to_vector = [](const at::Tensor& t) {
-    const at::Tensor c = t.to(at::kLong).contiguous();
-    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-  };
+  const auto to_vector = to_int64_vector;
   RunRecord r;
   r.settings = run.settings;
   r.dataset.name = run.settings.data.dataset;
@@ -250,7 +294,14 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       std::fprintf(stderr, "resuming %s from epoch %lld\n", run_dir.c_str(),
                    static_cast<long long>(start_epoch - 1));
   }
-  if (!fs::exists(run_json)) write_file_atomic(run_json, describe_run(run, network).to_json().dump(2) + "\n");
+  if (!fs::exists(run_json)) {
+    write_file_atomic(run_json, describe_run(run, network).to_json().dump(2) + "\n");
+  } else {
+    // The same settings can name an --exclude file that has changed since the run began.
+    FS_CHECK(read_run_record(run_dir).dataset.train_indices == describe_run(run, network).dataset.train_indices,
+             run_json.string(), ": the run's training samples differ from those the settings give now (did the ",
+             "--exclude file change?); start a new run");
+  }
   const auto checkpoint_info = [&](int64_t epoch) {
     CheckpointInfo info;
     info.epoch = epoch;
@@ -312,6 +363,10 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
     at::Tensor interval_loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
     at::Tensor interval_correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    // Every sample's outcome in this epoch's training pass, by training position.
+    at::Tensor sample_loss = at::zeros({train.size()}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor sample_margin = at::zeros({train.size()}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor sample_prediction = at::zeros({train.size()}, at::TensorOptions().dtype(at::kLong).device(device));
     int64_t interval_images = 0, step = 0;
     const auto log_weights = [&](bool epoch_end) {
       WeightRecord r;
@@ -343,7 +398,18 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       {
         torch::NoGradGuard no_grad;
         const at::Tensor batch_loss = loss.detach().to(at::kDouble) * count;
-        const at::Tensor batch_correct = logits.argmax(1).eq(y).sum();
+        const at::Tensor predicted = logits.argmax(1);
+        const at::Tensor batch_correct = predicted.eq(y).sum();
+        if (options.sample_log) {
+          // The loss of each sample from the same logits, and the margin of its label over the
+          // strongest other class: what AUM and forgetting events need, with no extra pass.
+          const at::Tensor z = logits.detach().to(at::kDouble);
+          const at::Tensor own = z.gather(1, y.unsqueeze(1)).squeeze(1);
+          const at::Tensor others = z.scatter(1, y.unsqueeze(1), -std::numeric_limits<double>::infinity());
+          sample_loss.index_copy_(0, idx, at::logsumexp(z, 1) - own);
+          sample_margin.index_copy_(0, idx, own - std::get<0>(others.max(1)));
+          sample_prediction.index_copy_(0, idx, predicted);
+        }
         loss_sum += batch_loss;
         correct += batch_correct;
         if (log) {
@@ -379,6 +445,16 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       lm.val_acc = m.val_acc;
       lm.seconds = m.seconds;
       log->add_epoch(lm, epoch_outcomes(epoch, v));
+    }
+    if (options.sample_log) {
+      SampleEpoch samples;
+      samples.epoch = epoch;
+      samples.dataset_index = to_int64_vector(train.indices);
+      samples.label = to_int64_vector(train.labels);
+      samples.prediction = to_int64_vector(sample_prediction);
+      samples.loss = to_double_vector(sample_loss);
+      samples.margin = to_double_vector(sample_margin);
+      write_sample_epoch(run_dir, samples);  // before the checkpoint, as the run log's rows
     }
     const CheckpointInfo info = checkpoint_info(epoch);
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.

@@ -23,6 +23,10 @@ struct PreparedRun {
 /// Loads the dataset, draws the subsets and applies label noise, all from the seeds in `settings`.
 PreparedRun prepare_run(const RunSettings& settings);
 
+/// Leaves the samples with these dataset indices out of run.data.train (and out of the label-noise
+/// record). Throws Error naming `source` for an index that is not a training sample.
+void exclude_samples(PreparedRun& run, const std::vector<int64_t>& dataset_indices, const std::string& source);
+
 /// Replaces a seeded share of `labels` by a different class. Returns the changed positions.
 at::Tensor apply_label_noise(at::Tensor& labels, int64_t num_classes, double share, int64_t seed);
 
@@ -39,6 +43,7 @@ struct TrainRunOptions {
   bool resume = false;    ///< go on from the last complete checkpoint in the run directory
   bool progress = true;   ///< progress bar / lines on stderr
   bool run_log = true;    ///< record RUN/run.sqlite (weights, validation outcomes, metrics)
+  bool sample_log = true; ///< record RUN/samples/epoch-NNN.csv (each training sample's loss, margin, prediction)
   int64_t log_every = 0;  ///< steps between weight records within an epoch; 0 = four times an epoch
 };
 
