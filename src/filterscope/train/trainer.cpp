@@ -363,10 +363,11 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
     at::Tensor interval_loss = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
     at::Tensor interval_correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
-    // Every sample's outcome in this epoch's training pass, by training position.
-    at::Tensor sample_loss = at::zeros({train.size()}, at::TensorOptions().dtype(at::kDouble).device(device));
-    at::Tensor sample_margin = at::zeros({train.size()}, at::TensorOptions().dtype(at::kDouble).device(device));
-    at::Tensor sample_prediction = at::zeros({train.size()}, at::TensorOptions().dtype(at::kLong).device(device));
+    // Every sample's logits in this epoch's training pass, by training position: one copy a step;
+    // loss, margin and prediction follow at the epoch's end in one pass.
+    at::Tensor sample_logits;
+    if (options.sample_log)
+      sample_logits = at::zeros({train.size(), train.num_classes}, at::TensorOptions().dtype(at::kFloat).device(device));
     int64_t interval_images = 0, step = 0;
     const auto log_weights = [&](bool epoch_end) {
       WeightRecord r;
@@ -400,16 +401,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
         const at::Tensor batch_loss = loss.detach().to(at::kDouble) * count;
         const at::Tensor predicted = logits.argmax(1);
         const at::Tensor batch_correct = predicted.eq(y).sum();
-        if (options.sample_log) {
-          // The loss of each sample from the same logits, and the margin of its label over the
-          // strongest other class: what AUM and forgetting events need, with no extra pass.
-          const at::Tensor z = logits.detach().to(at::kDouble);
-          const at::Tensor own = z.gather(1, y.unsqueeze(1)).squeeze(1);
-          const at::Tensor others = z.scatter(1, y.unsqueeze(1), -std::numeric_limits<double>::infinity());
-          sample_loss.index_copy_(0, idx, at::logsumexp(z, 1) - own);
-          sample_margin.index_copy_(0, idx, own - std::get<0>(others.max(1)));
-          sample_prediction.index_copy_(0, idx, predicted);
-        }
+        if (options.sample_log) sample_logits.index_copy_(0, idx, logits.detach().to(at::kFloat));
         loss_sum += batch_loss;
         correct += batch_correct;
         if (log) {
@@ -447,13 +439,20 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       log->add_epoch(lm, epoch_outcomes(epoch, v));
     }
     if (options.sample_log) {
+      // The loss of each sample from its training-pass logits, and the margin of its label over the
+      // strongest other class: what AUM and forgetting events need, with no extra pass.
+      torch::NoGradGuard no_grad;
+      const at::Tensor z = sample_logits.to(at::kDouble);
+      const at::Tensor y = train_y.unsqueeze(1);
+      const at::Tensor own = z.gather(1, y).squeeze(1);
+      const at::Tensor others = z.scatter(1, y, -std::numeric_limits<double>::infinity());
       SampleEpoch samples;
       samples.epoch = epoch;
       samples.dataset_index = to_int64_vector(train.indices);
       samples.label = to_int64_vector(train.labels);
-      samples.prediction = to_int64_vector(sample_prediction);
-      samples.loss = to_double_vector(sample_loss);
-      samples.margin = to_double_vector(sample_margin);
+      samples.prediction = to_int64_vector(z.argmax(1));
+      samples.loss = to_double_vector(at::logsumexp(z, 1) - own);
+      samples.margin = to_double_vector(own - std::get<0>(others.max(1)));
       write_sample_epoch(run_dir, samples);  // before the checkpoint, as the run log's rows
     }
     const CheckpointInfo info = checkpoint_info(epoch);
