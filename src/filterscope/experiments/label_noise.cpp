@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -232,9 +233,14 @@ CleanRecord clean_run(const fs::path& run_dir, const CleanOptions& options,
                                       : std::max<int64_t>(1, static_cast<int64_t>(std::llround(0.05 * static_cast<double>(n))));
   out.detectors = label_noise_detectors();
 
-  auto scores_at = [&](int64_t epoch) {
-    const std::optional<AnalysisRecord> analysis = training_analysis(layout, epoch);
-    return detector_scores(history, epoch, analysis ? &*analysis : nullptr);
+  std::map<int64_t, std::vector<std::vector<double>>> scored;  // each epoch's analysis is read once
+  auto scores_at = [&](int64_t epoch) -> const std::vector<std::vector<double>>& {
+    auto it = scored.find(epoch);
+    if (it == scored.end()) {
+      const std::optional<AnalysisRecord> analysis = training_analysis(layout, epoch);
+      it = scored.emplace(epoch, detector_scores(history, epoch, analysis ? &*analysis : nullptr)).first;
+    }
+    return it->second;
   };
   if (out.replaced_labels > 0) {
     std::vector<std::pair<std::string, int64_t>> roles;
@@ -254,7 +260,7 @@ CleanRecord clean_run(const fs::path& run_dir, const CleanOptions& options,
   }
 
   // The flagged samples at the listed epoch, and clean.csv.
-  const std::vector<std::vector<double>> scores = scores_at(listed);
+  const std::vector<std::vector<double>>& scores = scores_at(listed);
   std::vector<std::vector<std::string>> flagged_by(n);
   for (size_t d = 0; d < out.detectors.size(); ++d) {
     std::vector<double> ranked = scores[d];

@@ -255,7 +255,7 @@ nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, 
   nlohmann::json view = clean->to_json();
   view.erase("flagged");  // positions of every flag: too many for the page; the thumbnails show the top
   view.erase("flagged_scores");
-  nlohmann::json thumbs = nlohmann::json::object();
+  nlohmann::json thumbs = nlohmann::json::array();  // [{detector, samples}], strongest detector first
   const int64_t per_detector = std::min<int64_t>(options.thumbnails, 8);
   if (per_detector > 0) {
     const PreparedRun run = prepare_run(settings);
@@ -268,10 +268,10 @@ nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, 
       return k >= 0 && k < static_cast<int64_t>(names.size()) ? nlohmann::json(names[static_cast<size_t>(k)])
                                                               : nlohmann::json(k);
     };
-    const std::vector<int64_t> replaced_positions = [&] {
-      const at::Tensor p = run.noisy_positions.contiguous();
-      return std::vector<int64_t>(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
-    }();
+    // Training position -> the label it had before the noise replaced it.
+    std::map<int64_t, int64_t> original_label;
+    for (int64_t k = 0; k < run.noisy_positions.numel(); ++k)
+      original_label[run.noisy_positions[k].item<int64_t>()] = run.original_labels[k].item<int64_t>();
     for (const char* detector : {"aum", "loss", "gmm_filters"}) {
       const auto it = clean->flagged.find(detector);
       if (it == clean->flagged.end()) continue;
@@ -279,16 +279,17 @@ nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, 
       for (size_t i = 0; i < it->second.size() && static_cast<int64_t>(i) < per_detector; ++i) {
         const int64_t p = it->second[i];
         const at::Tensor image = run.data.train.images[p].permute({1, 2, 0}).contiguous();
-        const bool replaced = std::find(replaced_positions.begin(), replaced_positions.end(), p) != replaced_positions.end();
+        const auto original = original_label.find(p);
         list.push_back({{"dataset_index", listed.dataset_index[static_cast<size_t>(p)]},
                         {"label", class_name(listed.label[static_cast<size_t>(p)])},
                         {"prediction", class_name(listed.prediction[static_cast<size_t>(p)])},
-                        {"label_replaced", replaced},
+                        {"label_replaced", original != original_label.end()},
+                        {"true_label", original != original_label.end() ? class_name(original->second) : nlohmann::json(nullptr)},
                         {"score", json_number(clean->flagged_scores.at(detector).at(i))},
                         {"shape", image.sizes().vec()},
                         {"pixels", std::vector<uint8_t>(image.data_ptr<uint8_t>(), image.data_ptr<uint8_t>() + image.numel())}});
       }
-      thumbs[detector] = list;
+      thumbs.push_back({{"detector", detector}, {"samples", list}});
     }
   }
   view["thumbnails"] = thumbs;
