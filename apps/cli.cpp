@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "filterscope/core/error.h"
+#include "filterscope/core/ranks.h"
 #include "filterscope/core/runtime.h"
 
 namespace filterscope::cli {
@@ -60,6 +61,16 @@ int run(int argc, const char* const* argv) {
       if (!known) throw UsageError(std::string("unknown command '") + argv[1] + "' (one of " + names + ")");
     }
     app.parse(argc, argv);
+    // Under mpirun only the commands that share their work take several ranks; any other would run
+    // once per rank and write the same files.
+    if (Ranks::world().sharded()) {
+      for (const CLI::App* sub : app.get_subcommands()) {
+        const std::string& name = sub->get_name();
+        if (name != "analyze" && name != "track" && name != "study")
+          throw UsageError("'" + name + "' runs as one process; under mpirun only analyze, track and study share work (" +
+                           std::to_string(Ranks::world().size()) + " ranks were started)");
+      }
+    }
     commands.action();
     return 0;
   } catch (const CLI::ParseError& e) {
@@ -74,10 +85,10 @@ int run(int argc, const char* const* argv) {
     std::fprintf(stderr, "filterscope: error: %s\n", e.what());
     return kUsageExit;
   } catch (const Error& e) {
-    std::fprintf(stderr, "filterscope: error: %s\n", e.what());
+    std::fprintf(stderr, "filterscope: error: %s%s\n", rank_prefix().c_str(), e.what());
   } catch (const std::exception& e) {
     // LibTorch errors carry a backtrace; the first line says what went wrong.
-    std::fprintf(stderr, "filterscope: error: %s\n", describe_exception(e).c_str());
+    std::fprintf(stderr, "filterscope: error: %s%s\n", rank_prefix().c_str(), describe_exception(e).c_str());
   }
   return 1;
 }

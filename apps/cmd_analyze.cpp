@@ -73,6 +73,14 @@ void print_summary(const AnalysisRecord& a, const AnalyzeArgs& args, const std::
                   o.prediction ? std::to_string(*o.prediction).c_str() : "-", filters.c_str());
     }
   }
+  if (!a.ranks.empty()) {
+    double total = 0;
+    for (const auto& r : a.ranks) total += r.estimated_cost;
+    std::printf("\nshared by %zu ranks:\n", a.ranks.size());
+    for (const auto& r : a.ranks)
+      std::printf("  rank %d on %s: %lld filters (%.0f%% of the estimated cost), busy %.2f s\n", r.rank, r.host.c_str(),
+                  static_cast<long long>(r.units), total > 0 ? 100 * r.estimated_cost / total : 0.0, r.busy_seconds);
+  }
   std::printf("\nwrote %s (analysis.json, filters.csv, outliers.csv%s)\n", out.c_str(),
               args.command.save_projections ? ", projections/" : "");
 }
@@ -104,11 +112,13 @@ void register_analyze(CLI::App& app, Commands& commands) {
       const ProbeSet probe = draw_probe_set(source.run, args->probe);
       AnalyzeOptions analyze = args->analyze;
       analyze.keep_points = args->command.save_projections;
-      analyze.progress = !args->runtime.quiet;
+      // Under mpirun the ranks share the filters; the root shows the progress and writes the files.
+      analyze.ranks = Ranks::world();
+      analyze.progress = !args->runtime.quiet && analyze.ranks.root();
       const std::string out = args->command.out.empty() ? source.default_analysis_dir().string() : args->command.out;
       const AnalysisRecord record =
           analyze_and_write(*source.model, source.run, probe, args->probe, analyze, source.record, out);
-      print_summary(record, *args, out);
+      if (analyze.ranks.root()) print_summary(record, *args, out);
     };
   });
 }

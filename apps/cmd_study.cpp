@@ -4,6 +4,7 @@
 
 #include "cli_params.h"
 #include "commands.h"
+#include "filterscope/core/ranks.h"
 #include "filterscope/experiments/seed_study.h"
 #include "filterscope/report/html_report.h"
 
@@ -34,6 +35,9 @@ void register_study(CLI::App& app, Commands& commands) {
   add_example(sub, "filterscope study runs/study/seed-1 runs/study/seed-2 runs/study/seed-3 --out runs/study");
   sub->callback([&commands, args] {
     commands.action = [args] {
+      // Reading the seeds' records takes well under a second: under mpirun the root does it alone
+      // (the seeds' analyses are what ranks share, through `track`; scripts/study.sh --mpi).
+      if (!Ranks::world().root()) return;
       std::vector<std::filesystem::path> runs(args->runs.begin(), args->runs.end());
       const StudyRecord s = seed_study(runs, args->out, args->study, stderr_log("study", args->quiet));
       std::printf("\n%s", study_markdown(s).c_str());

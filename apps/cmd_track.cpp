@@ -75,9 +75,19 @@ void register_track(CLI::App& app, Commands& commands) {
       validate_params(args->track, TrackOptions::params());
       AnalyzeOptions analyze = args->analyze;
       analyze.progress = false;
-      const TrackRecord t = track_run(args->run_dir, args->probe, analyze, args->track, args->reuse, device,
+      // Under mpirun the ranks share the epochs; the root writes track.json and prints.
+      TrackOptions track = args->track;
+      track.ranks = Ranks::world();
+      const TrackRecord t = track_run(args->run_dir, args->probe, analyze, track, args->reuse, device,
                                          stderr_log("track", args->runtime.quiet));
+      if (!track.ranks.root()) return;
       print_track(t);
+      if (!t.ranks.empty()) {
+        std::printf("\nepochs shared by %zu ranks:\n", t.ranks.size());
+        for (const auto& r : t.ranks)
+          std::printf("  rank %d on %s: %lld epoch(s) analysed, busy %.2f s\n", r.rank, r.host.c_str(),
+                      static_cast<long long>(r.units), r.busy_seconds);
+      }
       std::printf("\nwrote %s and track.csv\n", RunLayout(args->run_dir).track_json().string().c_str());
     };
   });

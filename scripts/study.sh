@@ -9,9 +9,11 @@
 # checkpoint and analyses made with the same settings are reused.
 #
 #   scripts/study.sh [--quick] [--model simple-cnn|lenet5] [--seeds N] [--first-seed S] [--jobs J]
-#                    [--out DIR] [--bin FILTERSCOPE]
+#                    [--mpi P [--mpirun-args "ARGS"]] [--out DIR] [--bin FILTERSCOPE]
 #
 # --quick: 2 seeds on a 300-image subset, 4 epochs, 200 probe samples (the CI end-to-end test).
+# --mpi P: each seed's epochs are tracked by `mpirun -np P ARGS filterscope track` (docs/scale.md),
+#          seeds one at a time unless --jobs says otherwise.
 # Seeds start at 1: seed 0 is the run the criteria's defaults were calibrated on (docs/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,9 @@ bin=./build/filterscope
 seeds=""
 first_seed=1
 cores=$(nproc 2>/dev/null || echo 1)
-jobs=$(( cores >= 2 ? 2 : 1 ))
+jobs=""
+mpi=0
+mpirun_args=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -33,16 +37,25 @@ while [ $# -gt 0 ]; do
     --seeds) seeds="$2"; shift ;;
     --first-seed) first_seed="$2"; shift ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --mpi) mpi="$2"; shift ;;
+    --mpirun-args) mpirun_args="$2"; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "study.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -x "$bin" ] || { echo "study.sh: $bin not found; build first (scripts/build.sh)" >&2; exit 2; }
-for v in "$first_seed" "$jobs" ${seeds:+"$seeds"}; do
+[ -n "$jobs" ] || jobs=$(( mpi == 0 && cores >= 2 ? 2 : 1 ))
+for v in "$first_seed" "$jobs" "$mpi" ${seeds:+"$seeds"}; do
   [[ "$v" =~ ^[0-9]+$ ]] || { echo "study.sh: '$v' is not a whole number (see --help)" >&2; exit 2; }
 done
 [ "$jobs" -ge 1 ] || { echo "study.sh: --jobs must be at least 1" >&2; exit 2; }
+track=("$bin" track)
+if [ "$mpi" -gt 0 ]; then
+  command -v mpirun >/dev/null || { echo "study.sh: --mpi needs mpirun (openmpi-bin; scripts/setup.sh)" >&2; exit 2; }
+  # shellcheck disable=SC2206  # ARGS are words for mpirun, split on purpose
+  track=(mpirun -np "$mpi" $mpirun_args "$bin" track)
+fi
 
 if [ "$quick" = 1 ]; then
   train=(--train-size 300 --val-size 300 --epochs 4)
@@ -74,7 +87,12 @@ run_seed() {
       "$bin" train --model "$model" --dataset fashion-mnist "${train[@]}" --label-noise 0.2 --seed "$seed" \
         --threads "$threads" --out "$dir"
     fi
-    "$bin" track "$dir" "${a[@]}" --every 1
+    if [ "$mpi" -gt 0 ]; then
+      # Each rank takes the cores it is given (--threads 0): mpirun binds them, or they share a machine.
+      "${track[@]}" "$dir" "${analysis[@]}" --probe-seed "$seed" --threads 0 --every 1
+    else
+      "${track[@]}" "$dir" "${a[@]}" --every 1
+    fi
     "$bin" gradients "$dir" "${a[@]}"
     "$bin" mask "$dir" "${a[@]}" --baseline-seeds "$baselines" --save "$dir/masked-anomaly-filters.pt"
     "$bin" verdict "$dir"

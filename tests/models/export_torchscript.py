@@ -6,6 +6,8 @@
       the run's input normalisation and data settings go into the extra file filterscope.json
   export_torchscript.py resnet18 OUT [--in-channels 1] [--classes 10]
       torchvision's ResNet-18 (random weights, seed 0, first convolution for 1-channel images)
+  export_torchscript.py resnet50 OUT [--in-channels 1] [--classes 10]
+      the same with ResNet-50 (the MPI benchmark's large model, bench/run_mpi_bench.sh)
   export_torchscript.py efficientnet_b0 OUT / mobilenet_v2 OUT
       torchvision's EfficientNet-B0 (SiLU, sigmoid, adaptive average pools) and MobileNet-V2
       (ReLU6) with random weights (seed 0), 3 input channels, 10 classes
@@ -146,10 +148,11 @@ def main():
     c.add_argument("epoch", type=int)
     c.add_argument("out")
     c.add_argument("--trace", action="store_true", help="torch.jit.trace instead of torch.jit.script")
-    r = sub.add_parser("resnet18")
-    r.add_argument("out")
-    r.add_argument("--in-channels", type=int, default=1)
-    r.add_argument("--classes", type=int, default=10)
+    resnets = [sub.add_parser(arch) for arch in ("resnet18", "resnet50")]
+    for r in resnets:
+        r.add_argument("out")
+        r.add_argument("--in-channels", type=int, default=1)
+        r.add_argument("--classes", type=int, default=10)
     vision = {}
     for arch in ("efficientnet_b0", "mobilenet_v2"):
         vision[arch] = sub.add_parser(arch)
@@ -160,7 +163,7 @@ def main():
     f.add_argument("out")
     co = sub.add_parser("convonly", help="convolutions only: global average pooling gives the 10 logits")
     co.add_argument("out")
-    for p in (r, m, f, co, *vision.values()):
+    for p in (*resnets, m, f, co, *vision.values()):
         p.add_argument("--reference", help="also write hook outputs of two fixed images under this prefix")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -173,9 +176,9 @@ def main():
         norm = run["dataset"]["normalisation"]
         save(module, args.out, {"format": "filterscope-torchscript-1", "input_size": size,
                                 "mean": norm["mean"], "std": norm["std"]})
-    elif args.what == "resnet18":
+    elif args.what in ("resnet18", "resnet50"):
         import torchvision
-        net = torchvision.models.resnet18(num_classes=args.classes)
+        net = getattr(torchvision.models, args.what)(num_classes=args.classes)
         net.conv1 = nn.Conv2d(args.in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         net.eval()
         save(torch.jit.script(net), args.out)

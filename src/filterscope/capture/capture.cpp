@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/utils.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "filterscope/core/error.h"
@@ -72,12 +73,23 @@ void capture_probes(ProbedModel& model, const Dataset& data, const InputTransfor
                     const at::Tensor& positions, const std::vector<std::string>& probes,
                     const CaptureOptions& options,
                     const std::function<void(const std::string&, const at::Tensor&)>& consume,
-                    at::Tensor* predictions) {
+                    at::Tensor* predictions, const std::vector<ChannelRange>& channels) {
   const int64_t n = positions.numel();
   FS_CHECK(n > 0, "the probe set is empty");
   validate_params(options, CaptureOptions::params());
   FS_CHECK(!probes.empty(), "no probe points selected");
-  const auto shapes = probe_shapes(model, probes);
+  FS_CHECK(channels.empty() || channels.size() == probes.size(), "capture_probes: ", channels.size(),
+           " channel ranges for ", probes.size(), " probes");
+  auto shapes = probe_shapes(model, probes);
+  std::vector<ChannelRange> kept(probes.size());
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const int64_t total = shapes[i][0];
+    if (!channels.empty()) kept[i] = channels[i];
+    if (kept[i].count < 0) kept[i].count = total - kept[i].first;
+    FS_CHECK(kept[i].first >= 0 && kept[i].count >= 0 && kept[i].first + kept[i].count <= total, "probe ", probes[i],
+             " has ", total, " filters; filters ", kept[i].first, "..", kept[i].first + kept[i].count, " asked for");
+    shapes[i][0] = kept[i].count;
+  }
   const auto passes = plan_passes(probes, shapes, n, options);
   torch::NoGradGuard no_grad;
   bool first_pass = true;
@@ -95,7 +107,10 @@ void capture_probes(ProbedModel& model, const Dataset& data, const InputTransfor
       const int64_t count = std::min(options.batch_size, n - start);
       const at::Tensor x = make_input(data, transform, positions.narrow(0, start, count)).to(model.device());
       const ProbeOutputs out = model.forward_probes(x, pass, logits);
-      for (size_t j = 0; j < pass.size(); ++j) maps[j].narrow(0, start, count).copy_(out.outputs[j].second);
+      for (size_t j = 0; j < pass.size(); ++j) {
+        const size_t i = static_cast<size_t>(std::find(probes.begin(), probes.end(), pass[j]) - probes.begin());
+        maps[j].narrow(0, start, count).copy_(out.outputs[j].second.narrow(1, kept[i].first, kept[i].count));
+      }
       if (logits) {
         if (out.logits.defined() && predictions->defined())
           predictions->narrow(0, start, count).copy_(out.logits.argmax(1));
@@ -110,7 +125,30 @@ void capture_probes(ProbedModel& model, const Dataset& data, const InputTransfor
 
 at::Tensor mean_abs_activation(const at::Tensor& maps) {
   FS_CHECK(maps.dim() == 4, "feature maps must have shape [N, C, H, W], got ", maps.sizes());
-  return maps.abs().to(at::kDouble).mean({0, 2, 3});
+  const at::Tensor x = maps.to(at::kCPU, at::kFloat).contiguous();
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  at::Tensor mean = at::zeros({c}, at::kDouble);
+  if (n * hw == 0) return mean.fill_(NAN);
+  const float* data = x.data_ptr<float>();
+  double* out = mean.data_ptr<double>();
+  // One filter per task, summed sample by sample: the same order for any split of the filters.
+  at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t f = begin; f < end; ++f) {
+      double total = 0;
+      for (int64_t s = 0; s < n; ++s) {
+        const float* map = data + (s * c + f) * hw;
+        // Four running sums: independent additions the CPU overlaps (a fixed order all the same).
+        double lane[4] = {0, 0, 0, 0};
+        int64_t p = 0;
+        for (; p + 4 <= hw; p += 4)
+          for (int k = 0; k < 4; ++k) lane[k] += std::fabs(static_cast<double>(map[p + k]));
+        for (; p < hw; ++p) lane[0] += std::fabs(static_cast<double>(map[p]));
+        total += (lane[0] + lane[1]) + (lane[2] + lane[3]);
+      }
+      out[f] = total / static_cast<double>(n * hw);
+    }
+  });
+  return mean;
 }
 
 }  // namespace filterscope

@@ -25,6 +25,12 @@ struct CaptureOptions {
 /// [units] for 2-D probes.
 std::vector<std::vector<int64_t>> probe_shapes(ProbedModel& model, const std::vector<std::string>& probes);
 
+/// A run of filters of one probe: a rank of a sharded analysis captures only its own.
+struct ChannelRange {
+  int64_t first = 0;
+  int64_t count = -1;  ///< -1: every filter from `first` on
+};
+
 /// Splits probes into passes (forward order kept) whose maps for n images fit max_memory_mb.
 /// Throws Error naming the probe and the memory it needs when one alone does not fit.
 std::vector<std::vector<std::string>> plan_capture(ProbedModel& model, const std::vector<std::string>& probes,
@@ -34,15 +40,18 @@ std::vector<std::vector<std::string>> plan_capture(ProbedModel& model, const std
 /// `data` and calls consume(name, maps) once per probe, maps [N, C, H, W] (or [N, units] for a 2-D
 /// probe) float32 on the CPU, pass
 /// by pass. With `predictions`, also sets it to the model's predicted class per sample (int64 [N];
-/// undefined when the model's output is not [N, classes]).
+/// undefined when the model's output is not [N, classes]). channels (empty, or one per probe):
+/// capture only those filters of a map probe; the memory budget counts what is kept.
 void capture_probes(ProbedModel& model, const Dataset& data, const InputTransform& transform,
                     const at::Tensor& positions, const std::vector<std::string>& probes,
                     const CaptureOptions& options,
                     const std::function<void(const std::string&, const at::Tensor&)>& consume,
-                    at::Tensor* predictions = nullptr);
+                    at::Tensor* predictions = nullptr, const std::vector<ChannelRange>& channels = {});
 
 /// Mean absolute activation of each filter: maps [N, C, H, W] -> [C] float64. Absolute values,
-/// because convolution outputs are signed and a plain mean can cancel to zero.
+/// because convolution outputs are signed and a plain mean can cancel to zero. Each filter is summed
+/// in one fixed order whatever the threads and whichever filters come with it, so that a rank
+/// holding some of a layer's filters gets the bits one process gets.
 at::Tensor mean_abs_activation(const at::Tensor& maps);
 
 }  // namespace filterscope

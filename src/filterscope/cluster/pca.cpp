@@ -164,7 +164,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> project_chunk(const at::Tensor& x
 
 }  // namespace
 
-PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
+PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options, int64_t first_filter) {
   validate_params(options, PcaOptions::params());
   FS_CHECK(maps.dim() == 3, "maps must have shape [C, N, D], got ", maps.sizes());
   FS_CHECK(maps.scalar_type() == at::kFloat || maps.scalar_type() == at::kDouble,
@@ -200,7 +200,7 @@ PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
     const at::Tensor scale = at::linalg_vector_norm(x, 2, at::IntArrayRef{1, 2}).square();
     x.sub_(x.mean(1, true));
     const at::Tensor total = at::linalg_vector_norm(x, 2, at::IntArrayRef{1, 2}).square();
-    auto [points, values, iterations] = project_chunk(x, options, start);
+    auto [points, values, iterations] = project_chunk(x, options, first_filter + start);
 
     // Sign: the coordinate of largest magnitude is positive.
     const at::Tensor extreme = at::gather(points, 1, points.abs().argmax(1, true));  // [c, 1, 2]
@@ -228,10 +228,10 @@ PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options) {
   return out;
 }
 
-PcaResult pca_feature_maps(const at::Tensor& feature_maps, const PcaOptions& options) {
+PcaResult pca_feature_maps(const at::Tensor& feature_maps, const PcaOptions& options, int64_t first_filter) {
   FS_CHECK(feature_maps.dim() == 4, "feature maps must have shape [N, C, H, W], got ",
            feature_maps.sizes());
-  return pca_2d(feature_maps.flatten(2).transpose(0, 1), options);
+  return pca_2d(feature_maps.flatten(2).transpose(0, 1), options, first_filter);
 }
 
 }  // namespace filterscope

@@ -38,9 +38,11 @@ struct PcaResult {
 
 /// maps: [C, N, D] float32/float64, any device. The sign of each coordinate is fixed so that the
 /// sample farthest from the mean along it lies on the positive side (scikit-learn 1.2's svd_flip).
-PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options = {});
+/// first_filter: the layer's index of maps[0], when maps are some of a layer's filters (a rank's
+/// share): the iterative start of filter i is seeded by seed + first_filter + i either way.
+PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options = {}, int64_t first_filter = 0);
 
 /// feature_maps: [N, C, H, W] as a layer produces them.
-PcaResult pca_feature_maps(const at::Tensor& feature_maps, const PcaOptions& options = {});
+PcaResult pca_feature_maps(const at::Tensor& feature_maps, const PcaOptions& options = {}, int64_t first_filter = 0);
 
 }  // namespace filterscope

@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <malloc.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -12,13 +13,25 @@
 #include <thread>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/ranks.h"
 
 namespace filterscope {
+
+int default_threads() {
+  // The cores this process may run on: mpirun binds each rank to its own, taskset and cgroups narrow them.
+  cpu_set_t allowed;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) cores = std::max(1, CPU_COUNT(&allowed));
+  // Ranks left unbound on one machine share its cores instead of each taking all of them.
+  const int here = ranks_on_this_host();
+  if (here > 1 && cores == static_cast<int>(std::thread::hardware_concurrency())) cores = std::max(1, cores / here);
+  return cores;
+}
 
 int configure_threads(int64_t threads) {
   FS_CHECK(threads >= 0, "--threads must be >= 0 (0 = all cores), got ", threads);
   int n = static_cast<int>(threads);
-  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n == 0) n = default_threads();
   if (at::get_num_threads() != n) at::set_num_threads(n);
   return at::get_num_threads();
 }
@@ -47,8 +60,8 @@ void tune_allocator() {
 
 const ParamTable<RuntimeOptions>& RuntimeOptions::params() {
   static const ParamTable<RuntimeOptions> table = {
-      {"device", &RuntimeOptions::device, "where the model runs: cpu, cuda or cuda:N", {}, {}, false},
-      {"threads", &RuntimeOptions::threads, "CPU threads; 0 = all cores", Bounds::closed(0, 4096), {}, false},
+      {"device", &RuntimeOptions::device, "where the model runs: cpu, cuda or cuda:N (under mpirun, cuda gives each rank of a machine its own GPU)", {}, {}, false},
+      {"threads", &RuntimeOptions::threads, "CPU threads; 0 = the cores this process may use (shared among unbound MPI ranks of a machine)", Bounds::closed(0, 4096), {}, false},
       {"quiet", &RuntimeOptions::quiet, "no progress output", {}, {}, false},
   };
   return table;
@@ -74,6 +87,9 @@ c10::Device parse_device(const std::string& name) {
              ": this LibTorch has no CUDA or no GPU is visible");
     FS_CHECK(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()),
              "--device ", name, ": only ", torch::cuda::device_count(), " GPU(s) visible");
+    // Ranks of one machine take its GPUs in turn: "cuda" on local rank r is cuda:(r mod GPUs).
+    if (!device.has_index() && ranks_on_this_host() > 1)
+      device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank() % torch::cuda::device_count()));
   }
   return device;
 }

@@ -10,7 +10,7 @@ namespace filterscope {
 
 /// Where and how a command runs: every command takes these flags.
 struct RuntimeOptions {
-  std::string device = "cpu";  ///< cpu, cuda or cuda:N
+  std::string device = "cpu";  ///< cpu, cuda or cuda:N (cuda under MPI: one GPU per rank of a machine)
   int64_t threads = 0;         ///< CPU threads; 0 = all cores
   bool quiet = false;          ///< no progress output
 
@@ -20,7 +20,11 @@ struct RuntimeOptions {
 /// Applies the thread count and parses the device (Error naming --device when it is not usable).
 c10::Device apply_runtime(const RuntimeOptions& options);
 
-/// Sets LibTorch's intra-op thread count; 0 means every core (Debian's LibTorch starts with one).
+/// What --threads 0 means: the cores this process may run on (its affinity mask), shared out among
+/// the ranks of an MPI job on this machine when they are not bound to cores of their own.
+int default_threads();
+
+/// Sets LibTorch's intra-op thread count; 0 means default_threads() (Debian's LibTorch starts with one).
 /// Returns the count in force.
 int configure_threads(int64_t threads);
 

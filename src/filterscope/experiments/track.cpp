@@ -3,13 +3,16 @@
 #include "filterscope/runs/run_log_import.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/run_analyses.h"
+#include "filterscope/io/tensor_bytes.h"
 
 namespace filterscope {
 
@@ -56,21 +59,92 @@ std::vector<int64_t> tracked_epochs(const std::vector<int64_t>& checkpoints, int
   return epochs;
 }
 
+namespace {
+
+// The epochs still to analyse, dealt out to the ranks; each rank analyses its own and writes them
+// into the run, and the root learns which were made now (the others were there before). Every
+// epoch is the same network on the same probe set, so their estimated costs are equal: the plan
+// balances them by count, and epochs already analysed cost nothing (they are left out).
+std::set<int64_t> analyse_on_ranks(RunAnalyses& analyses, const std::vector<int64_t>& epochs, const Ranks& ranks,
+                                   const std::function<void(const std::string&)>& log, std::vector<RankWork>* work) {
+  std::string plan;
+  if (ranks.root()) {
+    // Checked by the root alone, before any rank writes: a mismatch stops the job at once.
+    std::vector<int64_t> todo;
+    for (int64_t epoch : epochs)
+      if (!analyses.reusable(epoch)) todo.push_back(epoch);
+    const std::vector<int> assignment = assign_by_cost(std::vector<double>(todo.size(), 1.0), ranks.size());
+    ByteWriter out;
+    out.i64(static_cast<int64_t>(todo.size()));
+    for (size_t i = 0; i < todo.size(); ++i) {
+      out.i64(todo[i]);
+      out.i64(assignment[i]);
+    }
+    plan = out.bytes();
+  }
+  plan = ranks.broadcast(plan);
+  ByteReader in(plan, "the epoch plan");
+  std::vector<int64_t> mine;
+  for (int64_t i = 0, count = in.i64(); i < count; ++i) {
+    const int64_t epoch = in.i64();
+    if (in.i64() == ranks.rank()) mine.push_back(epoch);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch : mine) {
+    const AnalysisRecord analysis = analyses.analysis(epoch);
+    log(rank_prefix() + "epoch " + std::to_string(epoch) + ": " + std::to_string(analysis.anomaly_filters) +
+        " anomaly filter(s)");
+  }
+  ByteWriter done;
+  done.text(host_name());
+  done.f64(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  done.i64(static_cast<int64_t>(mine.size()));
+  for (int64_t epoch : mine) done.i64(epoch);
+  const std::vector<std::string> reports = ranks.gather(done.bytes());
+
+  std::set<int64_t> analysed;
+  for (size_t r = 0; r < reports.size(); ++r) {
+    ByteReader report(reports[r], "the report of rank " + std::to_string(r));
+    RankWork w;
+    w.rank = static_cast<int>(r);
+    w.host = report.text();
+    w.busy_seconds = report.f64();
+    w.units = report.i64();
+    w.estimated_cost = static_cast<double>(w.units);
+    for (int64_t i = 0; i < w.units; ++i) analysed.insert(report.i64());
+    work->push_back(w);
+  }
+  return analysed;
+}
+
+}  // namespace
+
 TrackRecord track_run(const fs::path& run_dir, const ProbeSetOptions& probe_options, const AnalyzeOptions& analyze,
                          const TrackOptions& options, const ReuseOptions& reuse, const c10::Device& device,
                          const std::function<void(const std::string&)>& log) {
   validate_params(options, TrackOptions::params());
-  RunAnalyses analyses(run_dir, probe_options, analyze, device, reuse.reanalyse);
+  // An epoch is one rank's whole unit of work: its analysis runs alone.
+  AnalyzeOptions alone = analyze;
+  alone.ranks = Ranks::alone();
+  RunAnalyses analyses(run_dir, probe_options, alone, device, reuse.reanalyse);
   const std::vector<int64_t> epochs = tracked_epochs(analyses.checkpoints(), options.every);
-  // Existing analyses are checked before any work, so that a mismatch stops at once.
-  for (int64_t epoch : epochs) analyses.reusable(epoch);
+  std::vector<RankWork> work;
+  std::set<int64_t> analysed_now;
+  if (options.ranks.sharded()) {
+    analysed_now = analyse_on_ranks(analyses, epochs, options.ranks, log, &work);
+    if (!options.ranks.root()) return {};
+  } else {
+    // Existing analyses are checked before any work, so that a mismatch stops at once.
+    for (int64_t epoch : epochs) analyses.reusable(epoch);
+  }
 
   std::vector<TrackEpoch> rows;
   for (int64_t epoch : epochs) {
     bool reused = false;
     const AnalysisRecord analysis = analyses.analysis(epoch, &reused);
     TrackEpoch row = summarise_analysis(analysis, analyses.metrics(epoch));
-    row.reused = reused;
+    row.reused = reused && !analysed_now.count(epoch);
     std::ostringstream line;
     line << "epoch " << epoch << ": " << row.anomaly_filters << " anomaly filter(s), " << row.outlier_samples
          << " outlier sample(s)" << (row.reused ? " (earlier analysis reused)" : "");
@@ -132,6 +206,7 @@ TrackRecord track_run(const fs::path& run_dir, const ProbeSetOptions& probe_opti
   track.well_trained = record_row(rows[well]);
   track.overfit = record_row(rows[overfit]);
   track.val_acc_dropped = rows[overfit].metrics.val_acc < rows[well].metrics.val_acc;
+  track.ranks = work;
 
   std::ostringstream csv;
   std::vector<std::string> layer_names;

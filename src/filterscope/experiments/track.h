@@ -20,6 +20,9 @@ namespace filterscope {
 struct TrackOptions {
   int64_t every = 1;                          ///< analyse every k-th epoch (the last always)
   std::string well_trained = "min-val-loss";  ///< rule for the well-trained epoch: min-val-loss or best-val-acc
+  /// The ranks sharing the epochs (an MPI job): each analyses its epochs alone and writes them into
+  /// the run; the root then reads them all and writes track.json. Alone: one process does all.
+  Ranks ranks = Ranks::alone();
 
   static const ParamTable<TrackOptions>& params();
 };
@@ -43,7 +46,8 @@ TrackEpoch summarise_analysis(const AnalysisRecord& analysis, const EpochMetrics
 std::vector<int64_t> tracked_epochs(const std::vector<int64_t>& checkpoints, int64_t every);
 
 /// Analyses (or reuses) every tracked epoch of run_dir and returns track.json's record; writes
-/// track.json and track.csv into run_dir. `log` receives one line per epoch.
+/// track.json and track.csv into run_dir. `log` receives one line per epoch. Sharded: every rank
+/// calls it; the root returns the record, the others an empty one.
 TrackRecord track_run(const std::filesystem::path& run_dir, const ProbeSetOptions& probe,
                          const AnalyzeOptions& analyze, const TrackOptions& options, const ReuseOptions& reuse,
                          const c10::Device& device,

@@ -152,6 +152,7 @@ AnalysisRecord analysis_record(const Analysis& analysis, const AnalysisContext& 
   record.settings = context.settings;
   record.capture_seconds = analysis.capture_seconds;
   record.cluster_seconds = analysis.cluster_seconds;
+  record.ranks = analysis.ranks;
   return record;
 }
 

@@ -195,19 +195,46 @@ json AnalysisRecord::to_json() const {
   for (const auto& l : layers) layers_json.push_back(layer_json(l));
   json outliers_json = json::array();
   for (const auto& o : outliers) outliers_json.push_back(outlier_json(o));
-  return {{"format", kAnalysisFormat},
-          {"model", model.to_json()},
-          {"probe_set", probe_set_json(probe_set)},
-          {"settings", settings},
-          {"summary",
-           {{"layers", layers.size()},
-            {"filters", filters},
-            {"anomaly_filters", anomaly_filters},
-            {"outlier_samples", outliers.size()},
-            {"capture_seconds", capture_seconds},
-            {"cluster_seconds", cluster_seconds}}},
-          {"layers", layers_json},
-          {"outliers", outliers_json}};
+  json out = {{"format", kAnalysisFormat},
+              {"model", model.to_json()},
+              {"probe_set", probe_set_json(probe_set)},
+              {"settings", settings},
+              {"summary",
+               {{"layers", layers.size()},
+                {"filters", filters},
+                {"anomaly_filters", anomaly_filters},
+                {"outlier_samples", outliers.size()},
+                {"capture_seconds", capture_seconds},
+                {"cluster_seconds", cluster_seconds}}},
+              {"layers", layers_json},
+              {"outliers", outliers_json}};
+  if (!ranks.empty()) out["ranks"] = rank_work_json(ranks);
+  return out;
+}
+
+json rank_work_json(const std::vector<RankWork>& ranks) {
+  json out = json::array();
+  for (const auto& r : ranks)
+    out.push_back({{"rank", r.rank},
+                   {"host", r.host},
+                   {"busy_seconds", r.busy_seconds},
+                   {"units", r.units},
+                   {"estimated_cost", r.estimated_cost}});
+  return out;
+}
+
+std::vector<RankWork> rank_work_from_json(const json& j) {
+  std::vector<RankWork> ranks;
+  for (const auto& r : j) {
+    RankWork w;
+    w.rank = r.at("rank").get<int>();
+    w.host = r.at("host").get<std::string>();
+    w.busy_seconds = r.at("busy_seconds").get<double>();
+    w.units = r.at("units").get<int64_t>();
+    w.estimated_cost = r.at("estimated_cost").get<double>();
+    ranks.push_back(w);
+  }
+  return ranks;
 }
 
 AnalysisRecord AnalysisRecord::from_json(const json& j, const std::string& source) {
@@ -225,6 +252,7 @@ AnalysisRecord AnalysisRecord::from_json(const json& j, const std::string& sourc
     a.cluster_seconds = s.at("cluster_seconds").get<double>();
     for (const auto& l : j.at("layers")) a.layers.push_back(layer_from(l));
     for (const auto& o : j.at("outliers")) a.outliers.push_back(outlier_from(o));
+    if (j.contains("ranks")) a.ranks = rank_work_from_json(j.at("ranks"));
   } catch (const json::exception& e) {
     throw Error(detail::concat(source, ": malformed analysis (", e.what(), ")"));
   }

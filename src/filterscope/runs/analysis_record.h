@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "filterscope/core/ranks.h"
 #include "filterscope/data/dataset.h"
 
 namespace filterscope {
@@ -86,6 +87,9 @@ struct AnalysisRecord {
   double capture_seconds = 0, cluster_seconds = 0;
   std::vector<LayerRecord> layers;
   std::vector<OutlierRecord> outliers;
+  /// An analysis shared by MPI ranks: each one's share and busy time. Timings and host names, kept
+  /// apart from the results (which equal one process's); absent from the file when alone.
+  std::vector<RankWork> ranks;
 
   /// What the analysis was asked for (settings and probe set split/size/seed): equal requests
   /// make the same analysis.
@@ -95,6 +99,10 @@ struct AnalysisRecord {
   /// Throws Error naming `source` when the JSON is not a filterscope analysis of this format.
   static AnalysisRecord from_json(const nlohmann::json& json, const std::string& source);
 };
+
+/// The "ranks" field of analysis.json and track.json: [{rank, host, busy_seconds, units, estimated_cost}].
+nlohmann::json rank_work_json(const std::vector<RankWork>& ranks);
+std::vector<RankWork> rank_work_from_json(const nlohmann::json& json);
 
 /// Reads RUN/analysis/epoch-NNN/analysis.json or any analysis.json.
 AnalysisRecord read_analysis_record(const std::filesystem::path& file);

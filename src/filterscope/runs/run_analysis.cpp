@@ -55,6 +55,8 @@ AnalysisRecord analyze_and_write(ProbedModel& model, const PreparedRun& run, con
                                  const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
                                  const ModelRecord& model_record, const std::filesystem::path& out) {
   const Analysis analysis = analyze_model(model, probe.samples, run.transform, options);
+  // The other ranks of a sharded analysis sent their results to the root, which writes the files.
+  if (!options.ranks.root()) return {};
   AnalysisContext context;
   context.model = model_record;
   const nlohmann::json request = analysis_request_json(options, probe_options);

@@ -37,6 +37,8 @@ nlohmann::json analysis_request_json(const AnalyzeOptions& options, const ProbeS
 
 /// Analyses `model` on the probe set and writes analysis.json, filters.csv, outliers.csv (and the
 /// projections when options.keep_points) into out. Returns the record written to analysis.json.
+/// Sharded (options.ranks): every rank calls it; the root writes and returns the record, the
+/// others an empty one.
 AnalysisRecord analyze_and_write(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
                                  const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
                                  const ModelRecord& model_record, const std::filesystem::path& out);

@@ -143,15 +143,17 @@ json TrackRecord::to_json() const {
     correlations[name] = {{"val_loss", json_number(c.val_loss)}, {"generalisation_gap", json_number(c.generalisation_gap)}};
   json rows = json::array();
   for (const auto& r : epochs) rows.push_back(track_row_json(r));
-  return {{"format", kTrackFormat},
-          {"run_dir", run_dir},
-          {"request", request},
-          {"rules", {{"well_trained", well_trained_rule}, {"overfit", overfit_rule}}},
-          {"well_trained", track_choice_json(well_trained)},
-          {"overfit", track_choice_json(overfit)},
-          {"val_acc_dropped", val_acc_dropped},
-          {"spearman", correlations},
-          {"epochs", rows}};
+  json out = {{"format", kTrackFormat},
+              {"run_dir", run_dir},
+              {"request", request},
+              {"rules", {{"well_trained", well_trained_rule}, {"overfit", overfit_rule}}},
+              {"well_trained", track_choice_json(well_trained)},
+              {"overfit", track_choice_json(overfit)},
+              {"val_acc_dropped", val_acc_dropped},
+              {"spearman", correlations},
+              {"epochs", rows}};
+  if (!ranks.empty()) out["ranks"] = rank_work_json(ranks);
+  return out;
 }
 
 TrackRecord TrackRecord::from_json(const json& j, const std::string& source) {
@@ -168,6 +170,7 @@ TrackRecord TrackRecord::from_json(const json& j, const std::string& source) {
     for (const auto& [name, c] : j.at("spearman").items())
       t.spearman[name] = {number_or_nan(c.at("val_loss")), number_or_nan(c.at("generalisation_gap"))};
     for (const auto& r : j.at("epochs")) t.epochs.push_back(track_row_from(r, false));
+    if (j.contains("ranks")) t.ranks = rank_work_from_json(j.at("ranks"));
     return t;
   });
 }

@@ -56,6 +56,9 @@ struct TrackRecord {
   bool val_acc_dropped = false;
   std::map<std::string, TrackCorrelation> spearman;  ///< per score: anomaly_filters, outlier_samples, ...
   std::vector<TrackEpochRecord> epochs;
+  /// Epochs shared by MPI ranks: each one's epochs and busy time (timings, kept apart from the
+  /// results); absent from the file when alone.
+  std::vector<RankWork> ranks;
 
   nlohmann::json to_json() const;
   static TrackRecord from_json(const nlohmann::json& json, const std::string& source);
