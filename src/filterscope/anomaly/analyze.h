@@ -40,7 +40,7 @@ struct LayerAnalysis {
   at::Tensor mean_activation;  ///< [C] float64: mean |activation| over samples and positions
   at::Tensor pca_status;       ///< [C] int64 (PcaStatus)
   at::Tensor explained_variance;  ///< [C, 2]
-  ClusterResult clusters;
+  ClusterResult clusters;      ///< clusters.fit without its per-point labels (clusters.labels has the chosen K's)
   LayerCriteria criteria;
   at::Tensor points;           ///< [C, N, 2] float32 projections when keep_points
   double seconds = 0;
