@@ -70,14 +70,14 @@ std::set<int64_t> analyse_on_ranks(RunAnalyses& analyses, const std::vector<int6
   std::string plan;
   if (ranks.root()) {
     // Checked by the root alone, before any rank writes: a mismatch stops the job at once.
-    std::vector<int64_t> todo;
+    std::vector<int64_t> pending;
     for (int64_t epoch : epochs)
-      if (!analyses.reusable(epoch)) todo.push_back(epoch);
-    const std::vector<int> assignment = assign_by_cost(std::vector<double>(todo.size(), 1.0), ranks.size());
+      if (!analyses.reusable(epoch)) pending.push_back(epoch);
+    const std::vector<int> assignment = assign_by_cost(std::vector<double>(pending.size(), 1.0), ranks.size());
     ByteWriter out;
-    out.i64(static_cast<int64_t>(todo.size()));
-    for (size_t i = 0; i < todo.size(); ++i) {
-      out.i64(todo[i]);
+    out.i64(static_cast<int64_t>(pending.size()));
+    for (size_t i = 0; i < pending.size(); ++i) {
+      out.i64(pending[i]);
       out.i64(assignment[i]);
     }
     plan = out.bytes();
