@@ -32,7 +32,7 @@ TEST(Shares, SomeFiltersGiveTheBitsOfTheWholeLayer) {
   const std::vector<std::string> probes = {"features.0", "features.3"};
   std::vector<at::Tensor> whole;
   capture_probes(*model, data, t, positions, probes, CaptureOptions{},
-                 [&](const std::string&, const at::Tensor& maps) { whole.push_back(maps); });
+                 [&](const CapturePiece&, const at::Tensor& maps) { whole.push_back(maps); });
   PcaOptions pca;
   pca.exact_max_dim = 20;  // the iterative path, whose random starts are seeded per filter
   GmmOptions gmm;
@@ -46,7 +46,7 @@ TEST(Shares, SomeFiltersGiveTheBitsOfTheWholeLayer) {
     for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 7}, {7, c - 7}}) {
       at::Tensor part;
       capture_probes(*model, data, t, positions, {probes[l]}, CaptureOptions{},
-                     [&](const std::string&, const at::Tensor& maps) { part = maps; }, nullptr,
+                     [&](const CapturePiece&, const at::Tensor& maps) { part = maps; }, nullptr,
                      {ChannelRange{first, count}});
       ASSERT_EQ(part.size(1), count);
       EXPECT_TRUE(same_bits(part, whole[l].narrow(1, first, count).contiguous())) << probes[l];
@@ -76,24 +76,42 @@ TEST(Shares, ChannelRangesAreCheckedAndCountedInTheBudget) {
   auto capture = [&](const std::vector<ChannelRange>& ranges, const CaptureOptions& o) {
     int64_t kept = 0;
     capture_probes(*model, data, t, positions, {"features.0"}, o,
-                   [&](const std::string&, const at::Tensor& maps) { kept = maps.size(1); }, nullptr, ranges);
+                   [&](const CapturePiece&, const at::Tensor& maps) { kept = maps.size(1); }, nullptr, ranges);
     return kept;
   };
   EXPECT_EQ(capture({ChannelRange{30, -1}}, CaptureOptions{}), 2);
   EXPECT_THROW(capture({ChannelRange{30, 3}}, CaptureOptions{}), Error);
   EXPECT_THROW(capture({ChannelRange{-1, 2}}, CaptureOptions{}), Error);
   EXPECT_THROW(capture({ChannelRange{0, 1}, ChannelRange{1, 1}}, CaptureOptions{}), Error);
-  // 5,000 images of one 26x26 filter fit 13 MB; all 32 filters would not.
+  // 5,000 images of one 26x26 filter take 12.9 MiB: --max-memory 18 leaves 13.5 MiB for maps (a
+  // quarter is kept for the forward pass and the analysis), room for one filter a pass.
   Dataset many = make_synthetic(5000, 1);
   CaptureOptions small;
-  small.max_memory_mb = 13;
+  small.max_memory_mb = 18;
   int64_t kept = 0;
   capture_probes(*model, many, t, at::arange(5000, at::kLong), {"features.0"}, small,
-                 [&](const std::string&, const at::Tensor& maps) { kept = maps.size(1); }, nullptr, {ChannelRange{4, 1}});
+                 [&](const CapturePiece&, const at::Tensor& maps) { kept = maps.size(1); }, nullptr, {ChannelRange{4, 1}});
   EXPECT_EQ(kept, 1);
-  EXPECT_THROW(capture_probes(*model, many, t, at::arange(5000, at::kLong), {"features.0"}, small,
-                              [](const std::string&, const at::Tensor&) {}),
-               Error);
+  // A range of three filters comes as three pieces, one filter each, in order.
+  std::vector<CapturePiece> pieces;
+  capture_probes(*model, many, t, at::arange(5000, at::kLong), {"features.0"}, small,
+                 [&](const CapturePiece& piece, const at::Tensor& maps) {
+                   EXPECT_EQ(maps.size(1), piece.count);
+                   pieces.push_back(piece);
+                 },
+                 nullptr, {ChannelRange{5, 3}});
+  EXPECT_EQ(pieces, (std::vector<CapturePiece>{{"features.0", 5, 1}, {"features.0", 6, 1}, {"features.0", 7, 1}}));
+  small.max_memory_mb = 16;  // 12 MiB for maps: not even one filter
+  try {
+    capture_probes(*model, many, t, at::arange(5000, at::kLong), {"features.0"}, small,
+                   [](const CapturePiece&, const at::Tensor&) { FAIL() << "work started"; });
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("probe features.0: one filter's maps need 13 MB for 5000 images, more than "
+                                         "the 12 MB of --max-memory 16 MB left for maps"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -197,6 +197,40 @@ TEST(Pca, DegenerateFiltersAreMarked) {
   EXPECT_TRUE(at::equal(layer.status, r.status));
 }
 
+TEST(Pca, FloatMapsAreReadInPlaceAndAgreeWithTheCopiedRoute) {
+  auto g = gen(13);
+  // A layer's maps [N, C, H, W] float32 as capture hands them over: 300 samples, 5 filters of 8x8.
+  at::Tensor scales = at::exp(-at::arange(64, at::kDouble) * 0.2).view({8, 8});
+  at::Tensor maps = (at::randn({300, 5, 8, 8}, g, at::kDouble) * scales + 2.0).to(at::kFloat);
+  maps.select(1, 1).fill_(0.25);                                                      // constant
+  maps.select(1, 2).copy_(at::randn({300, 1, 1}, g, at::kFloat) * at::randn({1, 8, 8}, g, at::kFloat));  // rank 1
+  maps[7][3][2][2] = NAN;
+  PcaOptions o;
+  o.exact_max_dim = 8;  // the iterative route
+  ASSERT_TRUE(pca_reads_maps_in_place(300, 64, o));
+  const PcaResult in_place = pca_feature_maps(maps, o);
+  // The float64 copy of the same numbers takes the route that copies and centres in place.
+  const PcaResult copied = pca_2d(maps.flatten(2).transpose(0, 1).to(at::kDouble), o);
+  EXPECT_EQ(to_vec(in_place.status), std::vector<int64_t>({0, 1, 2, 3, 0}));
+  EXPECT_TRUE(at::equal(in_place.status, copied.status));
+  EXPECT_GT(in_place.iterations[0].item<int64_t>(), 0);
+  const double scale = copied.points.abs().max().item<double>();
+  EXPECT_LT((in_place.points - copied.points).abs().max().item<double>(), 1e-7 * scale);
+  EXPECT_TRUE(at::allclose(in_place.explained_variance, copied.explained_variance, 1e-9, 0));
+  EXPECT_EQ(in_place.points[1].abs().max().item<double>(), 0.0);
+  EXPECT_EQ(in_place.points[3].abs().max().item<double>(), 0.0);
+  // Maps of rank 1, below the Krylov block: the dependent directions are dropped, so the top
+  // eigenvalue is the exact one and the iteration stops after one cycle (it ran to the 1,000
+  // products of --pca-max-iter, with a wrong eigenvalue, before).
+  const at::Tensor x2 = maps.select(1, 2).flatten(1).to(at::kDouble);
+  const double top = at::linalg_svdvals(x2 - x2.mean(0, true))[0].item<double>();
+  EXPECT_NEAR(in_place.explained_variance[2][0].item<double>(), top * top / 299, 1e-9 * top * top);
+  EXPECT_LT(in_place.iterations[2].item<int64_t>(), 20);
+  // Strided (as the layer lies) or contiguous: the same bits.
+  const PcaResult contiguous = pca_2d(maps.flatten(2).transpose(0, 1).contiguous(), o);
+  EXPECT_TRUE(at::equal(in_place.points, contiguous.points));
+}
+
 TEST(Cuda, EngineAndPcaRunUnchangedOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device here";
   const c10::Device cuda(c10::kCUDA);

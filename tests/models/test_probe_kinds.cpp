@@ -135,7 +135,7 @@ TEST(ProbeKinds, LeNetsFullyConnectedHiddenLayersAre2DProbes) {
   Dataset data = make_synthetic(30, 3);
   std::map<std::string, std::vector<int64_t>> shapes;
   capture_probes(*model, data, fit_normalisation(data), at::arange(30, at::kLong), {"classifier.1", "classifier.3"},
-                 CaptureOptions{}, [&](const std::string& name, const at::Tensor& maps) { shapes[name] = maps.sizes().vec(); });
+                 CaptureOptions{}, [&](const CapturePiece& piece, const at::Tensor& maps) { shapes[piece.probe] = maps.sizes().vec(); });
   EXPECT_EQ(shapes["classifier.1"], (std::vector<int64_t>{30, 120}));
   EXPECT_EQ(shapes["classifier.3"], (std::vector<int64_t>{30, 84}));
   // The GMM analysis's selection leaves them out.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -73,41 +74,6 @@ struct ShareResult {
   double seconds = 0;
 };
 
-// maps: [N, c, H, W], filters first..first+c-1 of their layer.
-ShareResult analyse_filters(const at::Tensor& maps, int64_t first, const c10::Device& device,
-                            const AnalyzeOptions& options) {
-  const auto start = Clock::now();
-  ShareResult r;
-  r.mean_activation = mean_abs_activation(maps);
-  // PCA and clustering run where the model runs (CUDA when it is there).
-  const PcaResult pca = pca_feature_maps(maps.to(device), options.pca, first);
-  r.pca_status = pca.status.cpu();
-  r.explained_variance = pca.explained_variance.cpu();
-  r.clusters = cluster_point_sets(pca.points, options.gmm);
-  // Every fit's label of every point (filters x 9 Ks x N int64) is not used past the choice of K
-  // (clusters.labels holds the chosen K's): kept, it was 3.5 GB of ResNet-50's analysis at
-  // N = 1,000, and rank 0 of a sharded analysis would receive all of it.
-  r.clusters.fit.labels = at::Tensor();
-  if (options.keep_points) r.points = pca.points.to(at::kFloat).cpu();
-  r.seconds = seconds_since(start);
-  return r;
-}
-
-LayerAnalysis finish_layer(const ProbePoint& probe, std::vector<int64_t> shape, ShareResult&& filters,
-                           const AnalyzeOptions& options) {
-  LayerAnalysis layer;
-  layer.probe = probe;
-  layer.shape = std::move(shape);
-  layer.mean_activation = std::move(filters.mean_activation);
-  layer.pca_status = std::move(filters.pca_status);
-  layer.explained_variance = std::move(filters.explained_variance);
-  layer.clusters = std::move(filters.clusters);
-  layer.criteria = apply_criteria(layer.clusters, layer.mean_activation, options.anomaly);
-  layer.points = std::move(filters.points);
-  layer.seconds = filters.seconds;
-  return layer;
-}
-
 std::vector<at::Tensor*> fit_fields(GmmFit& f) {
   return {&f.weights, &f.means, &f.covariances, &f.labels, &f.lower_bound,
           &f.log_likelihood, &f.iterations, &f.converged, &f.fitted};
@@ -119,24 +85,6 @@ std::vector<at::Tensor*> share_fields(ShareResult& r) {
                                      &r.clusters.best_ch, &r.clusters.labels, &r.clusters.sizes};
   for (at::Tensor* t : fit_fields(r.clusters.fit)) fields.push_back(t);
   return fields;
-}
-
-void write_share(ByteWriter& out, ShareResult& r) {
-  for (at::Tensor* t : share_fields(r)) out.tensor(*t);
-  out.tensor(r.clusters.k_values);
-  out.i64(static_cast<int64_t>(r.clusters.notes.size()));
-  for (const auto& note : r.clusters.notes) out.text(note);
-  out.f64(r.seconds);
-}
-
-ShareResult read_share(ByteReader& in) {
-  ShareResult r;
-  for (at::Tensor* t : share_fields(r)) *t = in.tensor();
-  r.clusters.k_values = in.tensor();
-  const int64_t notes = in.i64();
-  for (int64_t i = 0; i < notes; ++i) r.clusters.notes.push_back(in.text());
-  r.seconds = in.f64();
-  return r;
 }
 
 // The shares of one layer, in filter order, as one result: every per-filter tensor concatenated.
@@ -158,6 +106,82 @@ ShareResult join_shares(std::vector<ShareResult>& parts) {
   return whole;
 }
 
+// maps: [N, c, H, W], filters first..first+c-1 of their layer.
+ShareResult analyse_chunk(const at::Tensor& maps, int64_t first, const c10::Device& device, const AnalyzeOptions& options,
+                          const PcaOptions& pca_options) {
+  const auto start = Clock::now();
+  ShareResult r;
+  r.mean_activation = mean_abs_activation(maps);
+  // PCA and clustering run where the model runs (CUDA when it is there).
+  const PcaResult pca = pca_feature_maps(maps.to(device), pca_options, first);
+  r.pca_status = pca.status.cpu();
+  r.explained_variance = pca.explained_variance.cpu();
+  r.clusters = cluster_point_sets(pca.points, options.gmm);
+  // Every fit's label of every point (filters x 9 Ks x N int64) is not used past the choice of K
+  // (clusters.labels holds the chosen K's): kept, it was 3.5 GB of ResNet-50's analysis at
+  // N = 1,000, and rank 0 of a sharded analysis would receive all of it.
+  r.clusters.fit.labels = at::Tensor();
+  if (options.keep_points) r.points = pca.points.to(at::kFloat).cpu();
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// Bytes per sample of one filter's analysis besides its maps: the float64 points, every fit's
+// labels and responsibilities, the kept results. An upper bound from the allocations' sizes.
+constexpr int64_t kAnalysisBytesPerPoint = 512;
+
+// The filters of a piece a run at a time, so that the analysis stays within the part of
+// --max-memory kept for it. Each filter's results do not depend on which filters come with it.
+ShareResult analyse_filters(const at::Tensor& maps, int64_t first, const c10::Device& device,
+                            const AnalyzeOptions& options) {
+  const int64_t n = maps.size(0), c = maps.size(1), d = maps.size(2) * maps.size(3);
+  const int64_t reserve = capture_reserve_bytes(options.capture);
+  PcaOptions pca = options.pca;
+  pca.max_batch_mb = std::max<int64_t>(16, std::min(pca.max_batch_mb, reserve >> 20));
+  // The PCA copies a filter's maps to float64 unless it can read them as they are.
+  const bool copies = !(device.is_cpu() && pca_reads_maps_in_place(n, d, pca));
+  const int64_t per_filter = n * (kAnalysisBytesPerPoint + (copies ? 16 * d : 0));
+  const int64_t chunk = std::max<int64_t>(1, reserve / per_filter);
+  if (chunk >= c) return analyse_chunk(maps, first, device, options, pca);
+  std::vector<ShareResult> parts;
+  for (int64_t f = 0; f < c; f += chunk)
+    parts.push_back(analyse_chunk(maps.narrow(1, f, std::min(chunk, c - f)), first + f, device, options, pca));
+  return join_shares(parts);
+}
+
+LayerAnalysis finish_layer(const ProbePoint& probe, std::vector<int64_t> shape, ShareResult&& filters,
+                           const AnalyzeOptions& options) {
+  LayerAnalysis layer;
+  layer.probe = probe;
+  layer.shape = std::move(shape);
+  layer.mean_activation = std::move(filters.mean_activation);
+  layer.pca_status = std::move(filters.pca_status);
+  layer.explained_variance = std::move(filters.explained_variance);
+  layer.clusters = std::move(filters.clusters);
+  layer.criteria = apply_criteria(layer.clusters, layer.mean_activation, options.anomaly);
+  layer.points = std::move(filters.points);
+  layer.seconds = filters.seconds;
+  return layer;
+}
+
+void write_share(ByteWriter& out, ShareResult& r) {
+  for (at::Tensor* t : share_fields(r)) out.tensor(*t);
+  out.tensor(r.clusters.k_values);
+  out.i64(static_cast<int64_t>(r.clusters.notes.size()));
+  for (const auto& note : r.clusters.notes) out.text(note);
+  out.f64(r.seconds);
+}
+
+ShareResult read_share(ByteReader& in) {
+  ShareResult r;
+  for (at::Tensor* t : share_fields(r)) *t = in.tensor();
+  r.clusters.k_values = in.tensor();
+  const int64_t notes = in.i64();
+  for (int64_t i = 0; i < notes; ++i) r.clusters.notes.push_back(in.text());
+  r.seconds = in.f64();
+  return r;
+}
+
 Analysis analyze_alone(ProbedModel& model, const Dataset& probe_set, const InputTransform& transform,
                        const AnalyzeOptions& options, const std::vector<std::string>& names) {
   const int64_t n = probe_set.size();
@@ -165,14 +189,20 @@ Analysis analyze_alone(ProbedModel& model, const Dataset& probe_set, const Input
   const auto start = Clock::now();
   double consumed = 0;
   Progress progress("analysing", static_cast<int64_t>(names.size()), "layers", options.progress);
+  std::vector<ShareResult> pieces;  // of the layer being captured, when it comes in pieces
   capture_probes(
       model, probe_set, transform, at::arange(n, at::kLong), names, options.capture,
-      [&](const std::string& name, const at::Tensor& maps) {
-        LayerAnalysis layer = finish_layer(model.probe(name), maps.sizes().slice(1).vec(),
-                                           analyse_filters(maps, 0, model.device(), options), options);
+      [&](const CapturePiece& piece, const at::Tensor& maps) {
+        pieces.push_back(analyse_filters(maps, piece.first, model.device(), options));
+        const ProbePoint& probe = model.probe(piece.probe);
+        if (piece.first + piece.count < probe.channels) return;
+        std::vector<int64_t> shape = maps.sizes().slice(1).vec();
+        shape[0] = probe.channels;
+        LayerAnalysis layer = finish_layer(probe, shape, join_shares(pieces), options);
+        pieces.clear();
         consumed += layer.seconds;
         const int64_t anomalies = layer.criteria.anomaly.sum().item<int64_t>();
-        progress.advance(1, name + ": " + std::to_string(anomalies) + " anomaly filter(s)");
+        progress.advance(1, piece.probe + ": " + std::to_string(anomalies) + " anomaly filter(s)");
         result.layers.push_back(std::move(layer));
       },
       &result.predictions);
@@ -215,24 +245,29 @@ Analysis analyze_sharded(ProbedModel& model, const Dataset& probe_set, const Inp
   double cost = 0;
   int64_t filters = 0;
   std::vector<std::pair<size_t, ShareResult>> done;
+  std::map<size_t, std::vector<ShareResult>> partial;  // shares whose filters came in several pieces
   at::Tensor predictions;
   Progress progress(rank_prefix() + "analysing", static_cast<int64_t>(mine.size()), "shares of filters",
                     options.progress);
   if (!probes.empty()) {
     capture_probes(
         model, probe_set, transform, at::arange(n, at::kLong), probes, options.capture,
-        [&](const std::string& name, const at::Tensor& maps) {
-          const size_t p = static_cast<size_t>(std::find(probes.begin(), probes.end(), name) - probes.begin());
-          const size_t l = static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+        [&](const CapturePiece& piece, const at::Tensor& maps) {
+          const size_t l = static_cast<size_t>(std::find(names.begin(), names.end(), piece.probe) - names.begin());
           for (size_t i : mine) {
             const FilterShare& s = shares[i];
-            if (s.layer != l) continue;
-            const at::Tensor part = maps.narrow(1, s.first - hulls[p].first, s.count);
-            done.emplace_back(i, analyse_filters(part, s.first, model.device(), options));
-            clustering += done.back().second.seconds;
+            const int64_t first = std::max(s.first, piece.first);
+            const int64_t end = std::min(s.first + s.count, piece.first + piece.count);
+            if (s.layer != l || first >= end) continue;
+            partial[i].push_back(analyse_filters(maps.narrow(1, first - piece.first, end - first), first,
+                                                 model.device(), options));
+            clustering += partial[i].back().seconds;
+            if (end < s.first + s.count) continue;
+            done.emplace_back(i, join_shares(partial[i]));
+            partial.erase(i);
             cost += s.cost;
             filters += s.count;
-            progress.advance(1, name + " filters " + std::to_string(s.first) + ".." +
+            progress.advance(1, piece.probe + " filters " + std::to_string(s.first) + ".." +
                                     std::to_string(s.first + s.count - 1));
           }
         },

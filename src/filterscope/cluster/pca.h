@@ -42,6 +42,10 @@ struct PcaResult {
 /// share): the iterative start of filter i is seeded by seed + first_filter + i either way.
 PcaResult pca_2d(const at::Tensor& maps, const PcaOptions& options = {}, int64_t first_filter = 0);
 
+/// Whether pca_2d reads float32 CPU maps of n samples of d values as they lie (rows contiguous)
+/// rather than copying them to float64: the iterative route does, the exact route copies.
+bool pca_reads_maps_in_place(int64_t n, int64_t d, const PcaOptions& options);
+
 /// feature_maps: [N, C, H, W] as a layer produces them.
 PcaResult pca_feature_maps(const at::Tensor& feature_maps, const PcaOptions& options = {}, int64_t first_filter = 0);
 
