@@ -44,6 +44,11 @@ namespace {
 
 std::string megabytes(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
 
+// Where `name` is in `names` (the caller's lists hold it).
+size_t position_of(const std::vector<std::string>& names, const std::string& name) {
+  return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
 int64_t per_sample_floats(const std::vector<int64_t>& shape) {
   int64_t floats = 1;
   for (int64_t d : shape) floats *= d;
@@ -89,12 +94,10 @@ CapturePlan plan_pieces(const std::vector<std::string>& probes, const std::vecto
   int64_t worst = 0;
   for (const auto& pass : plan.passes) {
     int64_t outputs = 0, largest = 0;
-    const size_t deepest = static_cast<size_t>(
-        std::find(probes.begin(), probes.end(), pass.back().probe) - probes.begin());
+    const size_t deepest = position_of(probes, pass.back().probe);
     for (size_t i = 0; i <= deepest; ++i) largest = std::max(largest, 4 * per_sample_floats(shapes[i]));
     for (const auto& piece : pass)  // a probe appears once in a pass: it is split only between passes
-      outputs += 4 * per_sample_floats(
-                         shapes[static_cast<size_t>(std::find(probes.begin(), probes.end(), piece.probe) - probes.begin())]);
+      outputs += 4 * per_sample_floats(shapes[position_of(probes, piece.probe)]);
     worst = std::max(worst, input + outputs + 2 * largest);
   }
   FS_CHECK(worst <= reserve, "one image's forward pass needs ", megabytes(worst), ", more than the ",
@@ -152,8 +155,7 @@ void capture_probes(ProbedModel& model, const Dataset& data, const InputTransfor
       const at::Tensor x = make_input(data, transform, positions.narrow(0, start, count)).to(model.device());
       const ProbeOutputs out = model.forward_probes(x, names, logits);
       for (size_t j = 0; j < pass.size(); ++j) {
-        const at::Tensor& y = out.outputs[static_cast<size_t>(
-            std::find(names.begin(), names.end(), pass[j].probe) - names.begin())].second;
+        const at::Tensor& y = out.outputs[position_of(names, pass[j].probe)].second;
         const at::Tensor part = y.narrow(1, pass[j].first, pass[j].count);
         if (maps.size() <= j) {
           std::vector<int64_t> size = part.sizes().vec();
