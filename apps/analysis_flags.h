@@ -75,7 +75,7 @@ inline void validate_analysis_flags(const AnalyzeOptions& analyze, const ProbeSe
 
 }  // namespace filterscope::cli
 
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 
 namespace filterscope::cli {
 

@@ -27,6 +27,8 @@ void build_app(CLI::App& app, Commands& commands) {
   register_mask(app, commands);
   register_verdict(app, commands);
   register_clean(app, commands);
+  register_overfit(app, commands);
+  register_grid(app, commands);
   register_study(app, commands);
   register_activations(app, commands);
   register_ood(app, commands);
@@ -66,8 +68,8 @@ int run(int argc, const char* const* argv) {
     if (Ranks::world().sharded()) {
       for (const CLI::App* sub : app.get_subcommands()) {
         const std::string& name = sub->get_name();
-        if (name != "analyze" && name != "track" && name != "study")
-          throw UsageError("'" + name + "' runs as one process; under mpirun only analyze, track and study share work (" +
+        if (name != "analyze" && name != "track" && name != "study" && name != "grid")
+          throw UsageError("'" + name + "' runs as one process; under mpirun only analyze, track, grid and study share work (" +
                            std::to_string(Ranks::world().size()) + " ranks were started)");
       }
     }

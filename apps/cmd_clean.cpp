@@ -85,7 +85,7 @@ void register_clean(CLI::App& app, Commands& commands) {
       std::printf("wrote %s\n", RunLayout(args->run_dir).clean_json().string().c_str());
       if (args->run_retrain) {
         print_retrain(retrain_without_flagged(args->run_dir, args->retrain, stderr_log("clean", args->quiet)));
-        std::printf("wrote %s/retrain-%s/retrain.json\n", args->run_dir.c_str(), args->retrain.detector.c_str());
+        std::printf("wrote %s\n", RunLayout(args->run_dir).retrain_json(args->retrain.detector).string().c_str());
       }
     };
   });

@@ -4,6 +4,8 @@
 
 #include "cli_params.h"
 #include "commands.h"
+#include "filterscope/models/probed_model.h"
+#include "filterscope/signals/overfit.h"
 #include "filterscope/train/trainer.h"
 
 namespace filterscope::cli {
@@ -41,6 +43,7 @@ struct TrainArgs {
   RunSettings settings;
   TrainCommandOptions command;
   RuntimeOptions runtime;  // --quiet; threads and device are training settings
+  SignalOptions alarm = live_alarm_defaults();
 };
 }  // namespace
 
@@ -55,6 +58,7 @@ void register_train(CLI::App& app, Commands& commands) {
   add_params(sub, args->settings.train, TrainOptions::params());
   add_params(sub, args->command, TrainCommandOptions::params());
   add_runtime_flags(sub, args->runtime, {"quiet"});
+  add_params(sub, args->alarm, SignalOptions::params());
   add_example(sub, "filterscope train --model lenet5 --train-size 2000 --label-noise 0.2 --epochs 30 --out runs/lenet");
   sub->callback([&commands, sub, args] {
     commands.action = [sub, args] {
@@ -85,6 +89,18 @@ void register_train(CLI::App& app, Commands& commands) {
       options.run_log = !args->command.no_run_log;
       options.sample_log = !args->command.no_sample_log;
       options.log_every = args->command.log_every;
+      // The live overfitting alarm: the cheap training signals after every epoch (--signals none: off).
+      std::unique_ptr<LiveOverfitAlarm> alarm;
+      if (args->alarm.signals != "none") {
+        alarm = std::make_unique<LiveOverfitAlarm>(args->command.out, args->alarm, signal_run_info(settings),
+                                                   run.data.train, run.transform, options.sample_log);
+        const c10::Device device = parse_device(settings.train.device);
+        const bool quiet = args->runtime.quiet;
+        options.on_epoch_end = [&alarm, device, quiet](const EpochEnd& end) {
+          for (const std::string& line : alarm->on_epoch_end(*end.metrics, end.samples, *end.model, device))
+            if (!quiet) std::fprintf(stderr, "train: %s\n", line.c_str());
+        };
+      }
       const TrainResult result = train_run(run, args->command.out, options);
       if (!result.metrics.empty()) {
         const EpochMetrics& last = result.metrics.back();

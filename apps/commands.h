@@ -20,6 +20,8 @@ void register_gradients(CLI::App& app, Commands& commands);
 void register_mask(CLI::App& app, Commands& commands);
 void register_verdict(CLI::App& app, Commands& commands);
 void register_clean(CLI::App& app, Commands& commands);
+void register_overfit(CLI::App& app, Commands& commands);
+void register_grid(CLI::App& app, Commands& commands);
 void register_study(CLI::App& app, Commands& commands);
 void register_report(CLI::App& app, Commands& commands);
 void register_activations(CLI::App& app, Commands& commands);

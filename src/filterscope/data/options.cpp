@@ -7,9 +7,10 @@ namespace filterscope {
 const ParamTable<DataOptions>& DataOptions::params() {
   static const ParamTable<DataOptions> table = {
       {"dataset", &DataOptions::dataset, "dataset to read", {},
-       {"fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "synthetic"}},
+       {"fashion-mnist", "mnist", "mnist-json", "cifar10", "cifar100", "folder", "npy", "synthetic"}},
       {"data-dir", &DataOptions::data_dir,
-       "folder holding the dataset's files (IDX, CIFAR binary, or class sub-folders); empty = "
+       "folder holding the dataset's files (IDX, CIFAR binary, class sub-folders, or the npy dataset's "
+       "train-images.npy, train-labels.npy, test-*.npy and classes.txt); empty = "
        "/usr/share/datasets/fashion-mnist for fashion-mnist"},
       {"classes", &DataOptions::classes,
        "keep only these classes, relabelled 0.. in the order given: numbers and ranges, e.g. 0-7 or 3,1,4 "

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "filterscope/core/params.h"
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 
 namespace filterscope {
 

@@ -90,7 +90,6 @@ RetrainRecord retrain_without_flagged(const fs::path& run_dir, const RetrainOpti
   out.listed_epoch = clean->listed_epoch;
   out.k = k;
   out.random_seed = options.random_seed;
-  const fs::path dir = run_dir / ("retrain-" + options.detector);
   const int64_t epochs = parent.settings.train.epochs;
 
   struct Arm {
@@ -101,8 +100,8 @@ RetrainRecord retrain_without_flagged(const fs::path& run_dir, const RetrainOpti
   std::vector<Arm> arms;
   for (const auto& [name, removed] : {std::make_pair(std::string("without-flagged"), removed_flagged),
                                       std::make_pair(std::string("without-random"), removed_random)}) {
-    const fs::path arm_dir = dir / name;
-    const fs::path list = arm_dir / "removed.txt";
+    const fs::path arm_dir = layout.retrain_arm(options.detector, name);
+    const fs::path list = layout.retrain_removed(options.detector, name);
     write_removed(list, removed);
     RunSettings settings = parent.settings;
     settings.train.exclude = fs::absolute(list).lexically_normal().string();
@@ -138,8 +137,8 @@ RetrainRecord retrain_without_flagged(const fs::path& run_dir, const RetrainOpti
     e.role = role;
     e.epoch = epoch;
     e.original_val_acc = right_at(run_dir, epoch, parent_run).second;
-    const auto [flagged_right, flagged_acc] = right_at(dir / "without-flagged", epoch, arms[0].run);
-    const auto [random_right, random_acc] = right_at(dir / "without-random", epoch, arms[1].run);
+    const auto [flagged_right, flagged_acc] = right_at(layout.retrain_arm(options.detector, "without-flagged"), epoch, arms[0].run);
+    const auto [random_right, random_acc] = right_at(layout.retrain_arm(options.detector, "without-random"), epoch, arms[1].run);
     e.flagged_val_acc = flagged_acc;
     e.random_val_acc = random_acc;
     e.flagged_vs_random.improved = at::logical_and(flagged_right, random_right.logical_not()).sum().item<int64_t>();
@@ -150,7 +149,7 @@ RetrainRecord retrain_without_flagged(const fs::path& run_dir, const RetrainOpti
     e.p_two_sided = t.p_two_sided;
     out.epochs.push_back(e);
   }
-  write_file_atomic(dir / "retrain.json", out.to_json().dump(1) + "\n");
+  write_file_atomic(layout.retrain_json(options.detector), out.to_json().dump(1) + "\n");
   return out;
 }
 

@@ -11,7 +11,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 #include "filterscope/io/tensor_bytes.h"
 
 namespace filterscope {

@@ -7,7 +7,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 #include "filterscope/experiments/stats.h"
 
 namespace filterscope {

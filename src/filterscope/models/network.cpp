@@ -1,5 +1,7 @@
 #include "filterscope/models/network.h"
 
+#include <algorithm>
+
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
@@ -44,6 +46,11 @@ const std::vector<std::string>& probe_kind_names() {
 const std::vector<std::string>& network_names() {
   static const std::vector<std::string> names = {"simple-cnn", "lenet5", "alexnet"};
   return names;
+}
+
+bool is_built_in_network(const std::string& name) {
+  const auto& names = network_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 int64_t network_input_size(const std::string& name, int64_t image_size) {

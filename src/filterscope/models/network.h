@@ -91,6 +91,9 @@ TORCH_MODULE(Network);
 /// Names accepted by make_network.
 const std::vector<std::string>& network_names();
 
+/// Whether `name` is one of network_names() (a run `train` made, which filterscope can retrain).
+bool is_built_in_network(const std::string& name);
+
 /// The input side a network is meant for on a dataset of `image_size` pixels: AlexNet needs
 /// 227 (the paper resizes bicubically); the small networks take the images as they are.
 int64_t network_input_size(const std::string& name, int64_t image_size);

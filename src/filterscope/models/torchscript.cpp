@@ -420,6 +420,38 @@ void save_torchscript_model(const ProbedModel& model, const fs::path& path) {
   fs::rename(tmp, path);
 }
 
+namespace {
+
+// Builds the model from a module in eval mode; `where` names it in messages.
+std::unique_ptr<ProbedModel> prepared_model(jit::Module module, const std::string& where, const std::string& name,
+                                            const std::vector<int64_t>& input_shape, const c10::Device& device) {
+  FS_CHECK(input_shape.size() == 3, "input shape must be [C, H, W]");
+  FS_CHECK(module.find_method("forward").has_value(), where, ": the TorchScript module has no forward method");
+  std::unique_ptr<TorchScriptModel> model;
+  try {
+    model = std::make_unique<TorchScriptModel>(module, name, input_shape);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(where, ": cannot prepare the model's forward graph (", describe_exception(e), ")"));
+  }
+  bool has_conv = false;
+  for (const auto& p : model->probe_points()) has_conv = has_conv || p.kind == ProbeKind::Conv;
+  FS_CHECK(has_conv, where,
+           ": the model has no convolution in its forward graph; filterscope analyses convolution filters");
+  model->to(device);
+  try {
+    model->measure_channels();
+  } catch (const std::exception& e) {
+    throw Error(detail::concat(where, ": the model rejects inputs of shape [N, ", input_shape[0], ", ",
+                               input_shape[1], ", ", input_shape[2], "] (", describe_exception(e), ")",
+                               first_conv_hint(module)));
+  }
+  return model;
+}
+
+}  // namespace
+
 std::unique_ptr<ProbedModel> load_torchscript_model(const fs::path& path, const std::vector<int64_t>& input_shape,
                                                     const c10::Device& device) {
   FS_CHECK(fs::exists(path), path.string(), ": no such file");
@@ -431,28 +463,26 @@ std::unique_ptr<ProbedModel> load_torchscript_model(const fs::path& path, const 
     throw Error(detail::concat(path.string(), ": not a TorchScript file (", describe_exception(e), ")"));
   }
   FS_CHECK(module.find_method("forward").has_value(), path.string(), ": the TorchScript module has no forward method");
-  std::unique_ptr<TorchScriptModel> model;
+  module.eval();
+  return prepared_model(module, path.string(), path.filename().string(), input_shape, device);
+}
+
+std::unique_ptr<ProbedModel> torchscript_model(const jit::Module& module, const std::string& name,
+                                               const std::vector<int64_t>& input_shape, const c10::Device& device) {
+  // The graph is folded with the training flags as they are when it is built: eval mode, then the
+  // user's flags back (their loop may be in the middle of training).
+  std::vector<std::pair<jit::Module, bool>> flags;
+  for (const auto& sub : module.named_modules()) flags.emplace_back(sub.value, sub.value.is_training());
+  jit::Module shared = module;
+  shared.eval();
+  std::unique_ptr<ProbedModel> model;
   try {
-    module.eval();
-    model = std::make_unique<TorchScriptModel>(module, path.filename().string(), input_shape);
-  } catch (const Error&) {
+    model = prepared_model(shared, name, name, input_shape, device);
+  } catch (...) {
+    for (auto& [sub, training] : flags) sub.setattr("training", training);
     throw;
-  } catch (const std::exception& e) {
-    throw Error(detail::concat(path.string(), ": cannot prepare the model's forward graph (",
-                               describe_exception(e), ")"));
   }
-  bool has_conv = false;
-  for (const auto& p : model->probe_points()) has_conv = has_conv || p.kind == ProbeKind::Conv;
-  FS_CHECK(has_conv, path.string(),
-           ": the model has no convolution in its forward graph; filterscope analyses convolution filters");
-  model->to(device);
-  try {
-    model->measure_channels();
-  } catch (const std::exception& e) {
-    throw Error(detail::concat(path.string(), ": the model rejects inputs of shape [N, ", input_shape[0], ", ",
-                               input_shape[1], ", ", input_shape[2], "] (", describe_exception(e), ")",
-                               first_conv_hint(module)));
-  }
+  for (auto& [sub, training] : flags) sub.setattr("training", training);
   return model;
 }
 

@@ -16,6 +16,10 @@
 #include "filterscope/models/export_info.h"
 #include "filterscope/models/probed_model.h"
 
+namespace torch::jit {
+struct Module;
+}  // namespace torch::jit
+
 namespace filterscope {
 
 /// True when the file is a TorchScript archive (a zip holding code/ and data.pkl), whether a
@@ -29,6 +33,13 @@ bool is_torchscript_archive(const std::filesystem::path& path);
 std::unique_ptr<ProbedModel> load_torchscript_model(const std::filesystem::path& path,
                                                     const std::vector<int64_t>& input_shape,
                                                     const c10::Device& device);
+
+/// A TorchScript module already in memory (a Python user's scripted model): the same checks and
+/// probe points as load_torchscript_model. The module is shared, not copied: its parameters are the
+/// user's, so later passes see what training changed. Passes run the eval-mode graph; the module's
+/// own training flags are left as they were. `name` stands where a file name would in messages.
+std::unique_ptr<ProbedModel> torchscript_model(const torch::jit::Module& module, const std::string& name,
+                                               const std::vector<int64_t>& input_shape, const c10::Device& device);
 
 /// Writes a TorchScript model (its current weights) to `path` through a temp file and a rename.
 /// Throws Error when `model` is not a TorchScript model.

@@ -13,10 +13,11 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 #include "filterscope/experiments/verdicts.h"
 #include "filterscope/runs/analysis_files.h"
 #include "filterscope/io/npy.h"
+#include "filterscope/signals/overfit_record.h"
 #include "filterscope/train/checkpoint.h"
 #include "filterscope/train/sample_log.h"
 
@@ -216,7 +217,8 @@ nlohmann::json analysis_view(const fs::path& run_dir, const RunSettings& setting
       };
       for (size_t i = 0; i < outliers.size() && static_cast<int64_t>(i) < options.thumbnails; ++i) {
         const auto& o = outliers[i];
-        const at::Tensor image = probe.samples.images[o.position].permute({1, 2, 0}).contiguous();
+        const at::Tensor image =
+            display_pixels(probe.samples.images.narrow(0, o.position, 1))[0].permute({1, 2, 0}).contiguous();
         thumbs.push_back({{"dataset_index", o.dataset_index},
                           {"label", class_name(o.label)},
                           {"prediction", class_name(o.prediction)},
@@ -244,8 +246,9 @@ nlohmann::json analysis_view(const fs::path& run_dir, const RunSettings& setting
 
 // The label-noise detectors of RUN/clean.json, with thumbnails of the samples the strongest
 // detectors flag first (label, prediction at the listed epoch, score). Null when clean has not run.
-nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, const ReportOptions& options,
+nlohmann::json clean_view(const fs::path& run_dir, const RunRecord& record, const ReportOptions& options,
                           std::vector<std::string>& missing) {
+  const RunSettings& settings = record.settings;
   const RunLayout layout(run_dir);
   const std::optional<CleanRecord> clean = read_clean_record(layout.clean_json());
   if (!clean) {
@@ -268,17 +271,22 @@ nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, 
       return k >= 0 && k < static_cast<int64_t>(names.size()) ? nlohmann::json(names[static_cast<size_t>(k)])
                                                               : nlohmann::json(k);
     };
-    // Training position -> the label it had before the noise replaced it.
+    // Training position -> the label it had before the noise replaced it (run.json's record: a
+    // monitored run's noise is the user's, not drawn from the settings).
+    std::map<int64_t, int64_t> position_of;
+    for (size_t i = 0; i < listed.dataset_index.size(); ++i) position_of[listed.dataset_index[i]] = static_cast<int64_t>(i);
     std::map<int64_t, int64_t> original_label;
-    for (int64_t k = 0; k < run.noisy_positions.numel(); ++k)
-      original_label[run.noisy_positions[k].item<int64_t>()] = run.original_labels[k].item<int64_t>();
+    for (size_t k = 0; k < record.label_noise.dataset_indices.size(); ++k) {
+      const auto it = position_of.find(record.label_noise.dataset_indices[k]);
+      if (it != position_of.end()) original_label[it->second] = record.label_noise.original_labels.at(k);
+    }
     for (const char* detector : {"aum", "loss", "gmm_filters"}) {
       const auto it = clean->flagged.find(detector);
       if (it == clean->flagged.end()) continue;
       nlohmann::json list = nlohmann::json::array();
       for (size_t i = 0; i < it->second.size() && static_cast<int64_t>(i) < per_detector; ++i) {
         const int64_t p = it->second[i];
-        const at::Tensor image = run.data.train.images[p].permute({1, 2, 0}).contiguous();
+        const at::Tensor image = display_pixels(run.data.train.images.narrow(0, p, 1))[0].permute({1, 2, 0}).contiguous();
         const auto original = original_label.find(p);
         list.push_back({{"dataset_index", listed.dataset_index[static_cast<size_t>(p)]},
                         {"label", class_name(listed.label[static_cast<size_t>(p)])},
@@ -293,6 +301,19 @@ nlohmann::json clean_view(const fs::path& run_dir, const RunSettings& settings, 
     }
   }
   view["thumbnails"] = thumbs;
+  // The cartography map's colours: which training positions had their label replaced.
+  {
+    std::map<int64_t, int64_t> position;
+    const fs::path listed_file = layout.sample_epoch_csv(clean->listed_epoch);
+    if (fs::exists(listed_file)) {
+      const SampleEpoch listed = SampleEpoch::from_csv(read_file(listed_file), clean->listed_epoch, listed_file.string());
+      for (size_t i = 0; i < listed.dataset_index.size(); ++i) position[listed.dataset_index[i]] = static_cast<int64_t>(i);
+    }
+    std::vector<int64_t> replaced;
+    for (int64_t index : record.label_noise.dataset_indices)
+      if (const auto it = position.find(index); it != position.end()) replaced.push_back(it->second);
+    view["replaced_positions"] = replaced;
+  }
   return view;
 }
 
@@ -370,8 +391,13 @@ nlohmann::json report_data(const fs::path& run_dir, const ReportOptions& options
   else
     data["mask"] = mask->to_json();
   data["verdicts"] = compute_verdicts(track, gradients, mask).to_json();
-  const nlohmann::json clean = clean_view(run_dir, settings, options, missing);
+  const nlohmann::json clean = clean_view(run_dir, run, options, missing);
   if (!clean.is_null()) data["clean"] = clean;
+  if (const std::optional<OverfitRecord> overfit = read_overfit_record(layout.overfit_json()))
+    data["overfit"] = overfit->to_json();
+  else
+    missing.push_back("training signals (when it began to overfit): no overfit.json (run `filterscope overfit " +
+                      run_dir.string() + "`)");
   data["missing"] = missing;
   return data;
 }

@@ -156,11 +156,10 @@ AnalysisRecord analysis_record(const Analysis& analysis, const AnalysisContext& 
   return record;
 }
 
-AnalysisRecord write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
-                              const AnalysisContext& context, bool projections) {
-  ensure_directory(out_dir);
-  const AnalysisRecord record = analysis_record(analysis, context);
-
+AnalysisFiles render_analysis(const Analysis& analysis, const AnalysisContext& context, bool projections) {
+  AnalysisFiles files;
+  files.record = analysis_record(analysis, context);
+  const AnalysisRecord& record = files.record;
   std::ostringstream filters;
   filters << "layer,kind,owner_conv,filter,status,k,ch,mean_activation,small_clusters,small_share,smallest_share,"
              "unbalance,ch_ratio,activation_ratio,unbalanced,high_ch,active,anomaly\n";
@@ -185,23 +184,40 @@ AnalysisRecord write_analysis(const std::filesystem::path& out_dir, const Analys
              << csv_field(names) << '\n';
   }
   if (projections) {
-    const auto dir = out_dir / RunLayout::kProjectionsDir;
-    ensure_directory(dir);
-    const at::Tensor samples = context.probe_set->indices.cpu().contiguous();
-    write_atomic_with(dir / "samples.npy", [&](const fs::path& tmp) { write_npy(tmp, samples); });
+    files.samples = context.probe_set->indices.cpu().contiguous();
     for (const auto& layer : analysis.layers) {
       FS_ASSERT(layer.points.defined(), "projections were not kept");
-      const std::string stem = file_stem(layer.probe.name);
-      write_atomic_with(dir / (stem + ".points.npy"), [&](const fs::path& tmp) { write_npy(tmp, layer.points); });
-      write_atomic_with(dir / (stem + ".labels.npy"),
-                        [&](const fs::path& tmp) { write_npy(tmp, layer.clusters.labels.cpu()); });
+      files.projections.push_back({file_stem(layer.probe.name), layer.points, layer.clusters.labels.cpu()});
     }
   }
-  write_file_atomic(out_dir / RunLayout::kFiltersCsv, filters.str());
-  write_file_atomic(out_dir / RunLayout::kOutliersCsv, outliers.str());
+  files.filters_csv = filters.str();
+  files.outliers_csv = outliers.str();
+  files.analysis_json = record.to_json().dump(1) + "\n";
+  return files;
+}
+
+void write_analysis_files(const std::filesystem::path& out_dir, const AnalysisFiles& files) {
+  ensure_directory(out_dir);
+  if (files.samples.defined()) {
+    const auto dir = out_dir / RunLayout::kProjectionsDir;
+    ensure_directory(dir);
+    write_atomic_with(dir / "samples.npy", [&](const fs::path& tmp) { write_npy(tmp, files.samples); });
+    for (const auto& p : files.projections) {
+      write_atomic_with(dir / (p.stem + ".points.npy"), [&](const fs::path& tmp) { write_npy(tmp, p.points); });
+      write_atomic_with(dir / (p.stem + ".labels.npy"), [&](const fs::path& tmp) { write_npy(tmp, p.labels); });
+    }
+  }
+  write_file_atomic(out_dir / RunLayout::kFiltersCsv, files.filters_csv);
+  write_file_atomic(out_dir / RunLayout::kOutliersCsv, files.outliers_csv);
   // Last: analysis.json's presence says the analysis is complete.
-  write_file_atomic(out_dir / RunLayout::kAnalysisJson, record.to_json().dump(1) + "\n");
-  return record;
+  write_file_atomic(out_dir / RunLayout::kAnalysisJson, files.analysis_json);
+}
+
+AnalysisRecord write_analysis(const std::filesystem::path& out_dir, const Analysis& analysis,
+                              const AnalysisContext& context, bool projections) {
+  const AnalysisFiles files = render_analysis(analysis, context, projections);
+  write_analysis_files(out_dir, files);
+  return files.record;
 }
 
 }  // namespace filterscope

@@ -35,6 +35,26 @@ std::string file_stem(const std::string& layer);
 /// The record of an analysis (what analysis.json holds).
 AnalysisRecord analysis_record(const Analysis& analysis, const AnalysisContext& context);
 
+/// An analysis's files in memory: what write_analysis writes, for callers that want the contents
+/// (the Python package) before or instead of the files.
+struct AnalysisFiles {
+  AnalysisRecord record;
+  std::string analysis_json, filters_csv, outliers_csv;
+  at::Tensor samples;  ///< [N] int64 dataset indices of the probe set (with projections only)
+  struct Projection {
+    std::string stem;
+    at::Tensor points;  ///< [C, N, 2] float32
+    at::Tensor labels;  ///< [C, N] int64
+  };
+  std::vector<Projection> projections;
+};
+
+/// The files' contents (projections only when kept).
+AnalysisFiles render_analysis(const Analysis& analysis, const AnalysisContext& context, bool projections);
+
+/// Writes them into out_dir: projections first, analysis.json last (its presence says complete).
+void write_analysis_files(const std::filesystem::path& out_dir, const AnalysisFiles& files);
+
 /// Writes analysis.json, filters.csv and outliers.csv into out_dir (atomically, each), and with
 /// projections the folder projections/ (LAYER.points.npy [C, N, 2] float32, LAYER.labels.npy
 /// [C, N] int64 cluster of each sample at the chosen K, samples.npy [N] int64 dataset indices).

@@ -56,6 +56,19 @@ fs::path RunLayout::sample_epoch_csv(int64_t epoch) const { return samples_dir()
 
 fs::path RunLayout::analysis_dir(int64_t epoch) const { return analyses_dir() / epoch_name(epoch); }
 
+// The fold count is part of the folder's name: runs made with another --folds are other runs.
+fs::path RunLayout::fold_run(int64_t fold, int64_t folds) const {
+  return folds_dir() / ("k" + std::to_string(folds)) / ("fold-" + std::to_string(fold));
+}
+
+fs::path RunLayout::fold_held_out(int64_t fold, int64_t folds) const {
+  return folds_dir() / ("k" + std::to_string(folds)) / ("fold-" + std::to_string(fold) + "-held-out.txt");
+}
+
+fs::path RunLayout::fold_probabilities(int64_t epoch, int64_t folds) const {
+  return folds_dir() / ("k" + std::to_string(folds)) / "probabilities" / (epoch_name(epoch) + ".npy");
+}
+
 bool RunLayout::is_run() const {
   std::error_code ec;
   return fs::is_regular_file(run_json(), ec);

@@ -12,6 +12,10 @@
 //   RUN/verdicts.json             a verdict per hypothesis
 //   RUN/samples/epoch-NNN.csv     every training sample's loss, margin and outcome in that epoch's training passes
 //   RUN/clean.json, clean.csv     the label-noise detectors compared, and the samples each flags
+//   RUN/folds/fold-K/             confident learning's K-fold runs (each a run without its fold)
+//   RUN/folds/probabilities/epoch-NNN.npy  out-of-sample probabilities of every training sample
+//   RUN/overfit.json, overfit.csv the training signals per epoch and their stopping epochs
+//   RUN/data/                     a monitored run's own data (tensors a Python loop trained on)
 //   RUN/report.html               the page
 //   RUN/run.sqlite                the run log of the explorer (runs/run_log.h)
 #pragma once
@@ -56,6 +60,26 @@ class RunLayout {
   std::filesystem::path clean_json() const { return root_ / kCleanJson; }
   std::filesystem::path clean_csv() const { return root_ / kCleanCsv; }
   std::filesystem::path report_html() const { return root_ / "report.html"; }
+  std::filesystem::path overfit_json() const { return root_ / "overfit.json"; }
+  std::filesystem::path overfit_csv() const { return root_ / "overfit.csv"; }
+  /// `clean --retrain`: the run retrained without a detector's flagged samples and without random ones.
+  std::filesystem::path retrain_dir(const std::string& detector) const { return root_ / ("retrain-" + detector); }
+  std::filesystem::path retrain_arm(const std::string& detector, const std::string& arm) const {
+    return retrain_dir(detector) / arm;
+  }
+  std::filesystem::path retrain_removed(const std::string& detector, const std::string& arm) const {
+    return retrain_arm(detector, arm) / "removed.txt";
+  }
+  std::filesystem::path retrain_json(const std::string& detector) const { return retrain_dir(detector) / "retrain.json"; }
+  /// Confident learning's cross-validation: a run per fold, trained without that fold's samples.
+  std::filesystem::path folds_dir() const { return root_ / "folds"; }
+  std::filesystem::path fold_run(int64_t fold, int64_t folds) const;
+  /// The dataset indices a fold's run leaves out (its --exclude file).
+  std::filesystem::path fold_held_out(int64_t fold, int64_t folds) const;
+  /// The held-out probabilities [N, classes] float64 of every training position at `epoch`.
+  std::filesystem::path fold_probabilities(int64_t epoch, int64_t folds) const;
+  /// The data a monitored (Python) run was trained on, in the npy dataset layout (data/options.h).
+  std::filesystem::path data_dir() const { return root_ / "data"; }
   std::filesystem::path run_log() const { return root_ / "run.sqlite"; }
 
   /// Whether root holds a run.json.

@@ -69,6 +69,22 @@ ModelSource checkpoint_model(const fs::path& file, const std::optional<RunLayout
   s.kind = ModelSourceKind::Checkpoint;
   s.file = file;
   s.layout = layout;
+  if (settings.train.model == "torchscript") {
+    // A run the Python monitor wrote: its checkpoints are the user's model as TorchScript.
+    FS_CHECK(layout.has_value(), file.string(), ": a monitored run's checkpoint is read inside its run directory");
+    const RunRecord record = read_run_record(layout->root());
+    const auto epoch = parse_epoch_name(file.filename().string(), ".pt");
+    FS_CHECK(epoch.has_value(), file.string(), ": not a checkpoint name (epoch-NNN.pt)");
+    s.model = load_torchscript_model(file, record.dataset.image_shape, device);
+    s.epoch = *epoch;
+    s.record.kind = "checkpoint";
+    s.record.file = file.string();
+    s.record.network = record.network.name;
+    s.record.epoch = *epoch;
+    s.record.run_dir = layout->root().string();
+    s.record.description = s.model->description();
+    return s;
+  }
   CheckpointInfo info;
   Network network = load_checkpoint(file, nullptr, settings.train.model, &info);
   s.model = probed_network(network);

@@ -51,12 +51,9 @@ nlohmann::json analysis_request_json(const AnalyzeOptions& options, const ProbeS
           {"probe_set", {{"split", probe.split}, {"size", probe.size}, {"seed", probe.seed}}}};
 }
 
-AnalysisRecord analyze_and_write(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
-                                 const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
-                                 const ModelRecord& model_record, const std::filesystem::path& out) {
-  const Analysis analysis = analyze_model(model, probe.samples, run.transform, options);
-  // The other ranks of a sharded analysis sent their results to the root, which writes the files.
-  if (!options.ranks.root()) return {};
+namespace {
+AnalysisContext context_of(const PreparedRun& run, const ProbeSet& probe, const ProbeSetOptions& probe_options,
+                           const AnalyzeOptions& options, const ModelRecord& model_record) {
   AnalysisContext context;
   context.model = model_record;
   const nlohmann::json request = analysis_request_json(options, probe_options);
@@ -70,7 +67,26 @@ AnalysisRecord analyze_and_write(ProbedModel& model, const PreparedRun& run, con
   context.probe_set = &probe.samples;
   context.noisy = probe.noisy;
   context.anomaly = options.anomaly;
-  return write_analysis(out, analysis, context, options.keep_points);
+  return context;
+}
+}  // namespace
+
+AnalysisFiles analyze_in_memory(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
+                                const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
+                                const ModelRecord& model_record) {
+  FS_ASSERT(!options.ranks.sharded(), "an analysis in memory runs alone");
+  const Analysis analysis = analyze_model(model, probe.samples, run.transform, options);
+  return render_analysis(analysis, context_of(run, probe, probe_options, options, model_record), options.keep_points);
+}
+
+AnalysisRecord analyze_and_write(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
+                                 const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
+                                 const ModelRecord& model_record, const std::filesystem::path& out) {
+  const Analysis analysis = analyze_model(model, probe.samples, run.transform, options);
+  // The other ranks of a sharded analysis sent their results to the root, which writes the files.
+  if (!options.ranks.root()) return {};
+  return write_analysis(out, analysis, context_of(run, probe, probe_options, options, model_record),
+                        options.keep_points);
 }
 
 const ParamTable<ReuseOptions>& ReuseOptions::params() {

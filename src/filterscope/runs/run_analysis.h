@@ -7,6 +7,7 @@
 #include <string>
 
 #include "filterscope/anomaly/analyze.h"
+#include "filterscope/runs/analysis_files.h"
 #include "filterscope/runs/model_source.h"
 #include "filterscope/train/trainer.h"
 
@@ -34,6 +35,12 @@ ProbeSet draw_probe_set(const PreparedRun& run, const ProbeSetOptions& options);
 /// What analysis.json records as "settings" and "probe_set" options: equal JSON means the same
 /// analysis would be made again.
 nlohmann::json analysis_request_json(const AnalyzeOptions& options, const ProbeSetOptions& probe);
+
+/// Analyses `model` on the probe set; the files' contents in memory (nothing written). Alone only
+/// (options.ranks must be alone).
+AnalysisFiles analyze_in_memory(ProbedModel& model, const PreparedRun& run, const ProbeSet& probe,
+                                const ProbeSetOptions& probe_options, const AnalyzeOptions& options,
+                                const ModelRecord& model_record);
 
 /// Analyses `model` on the probe set and writes analysis.json, filters.csv, outliers.csv (and the
 /// projections when options.keep_points) into out. Returns the record written to analysis.json.

@@ -60,6 +60,16 @@ CREATE TABLE IF NOT EXISTS track_outliers(epoch INTEGER NOT NULL, dataset_index 
   PRIMARY KEY(epoch, dataset_index));
 )SQL";
 
+// Added after the first logs of this schema version: created where missing (a writer adds them),
+// read as empty where absent.
+constexpr const char* kSignalSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS signal_values(name TEXT NOT NULL, epoch INTEGER NOT NULL, value REAL, smoothed REAL,
+  PRIMARY KEY(name, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signal_stops(name TEXT PRIMARY KEY, rule TEXT NOT NULL, predicted_epoch INTEGER NOT NULL,
+  fired_at INTEGER NOT NULL);
+)SQL";
+
+
 const char* const kPatternNames[kOutcomePatterns] = {"always-right", "learned", "forgotten", "fluctuating",
                                                       "never-learned"};
 const char* const kStatNames[] = {"norm", "mean", "std", "change", "path"};
@@ -351,6 +361,25 @@ void write_track_to_log(const std::filesystem::path& file, const LogTrack& track
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   for (const auto& x : track.outliers)
     o.bind(1, x.epoch).bind(2, x.dataset_index).bind(3, x.label).bind(4, x.prediction).bind(5, x.filters).bind(6, x.label_replaced).run();
+  t.commit();
+}
+
+void write_signals_to_log(const std::filesystem::path& file, const LogSignals& signals) {
+  SqliteDatabase db(file, SqliteDatabase::Mode::kReadWrite);
+  FS_CHECK(meta_int(db, "schema_version") == kRunLogSchemaVersion, file.string(), ": not a run log of schema version ",
+           kRunLogSchemaVersion);
+  SqliteTransaction t(db);
+  db.exec(kSignalSchema);
+  db.exec("DELETE FROM signal_values; DELETE FROM signal_stops;");
+  auto v = db.prepare("INSERT OR REPLACE INTO signal_values(name, epoch, value, smoothed) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& x : signals.values) {
+    v.bind(1, x.name).bind(2, x.epoch);
+    if (std::isfinite(x.value)) v.bind(3, x.value); else v.bind_null(3);
+    if (std::isfinite(x.smoothed)) v.bind(4, x.smoothed); else v.bind_null(4);
+    v.run();
+  }
+  auto s = db.prepare("INSERT OR REPLACE INTO signal_stops(name, rule, predicted_epoch, fired_at) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& x : signals.stops) s.bind(1, x.name).bind(2, x.rule).bind(3, x.predicted_epoch).bind(4, x.fired_at).run();
   t.commit();
 }
 
@@ -651,6 +680,19 @@ LogTrack RunLogReader::track() {
   while (o.step())
     t.outliers.push_back({o.column_int(0), o.column_int(1), o.column_int(2), o.column_int(3), o.column_int(4), o.column_int(5)});
   return t;
+}
+
+LogSignals RunLogReader::signals() {
+  SqliteDatabase& db = *db_;
+  LogSignals out;
+  auto exists = db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'signal_values'");
+  exists.step();
+  if (exists.column_int(0) == 0) return out;  // a log from before the signal tables
+  auto v = db.prepare("SELECT name, epoch, value, smoothed FROM signal_values ORDER BY name, epoch");
+  while (v.step()) out.values.push_back({v.column_text(0), v.column_int(1), v.column_double(2), v.column_double(3)});
+  auto s = db.prepare("SELECT name, rule, predicted_epoch, fired_at FROM signal_stops ORDER BY name");
+  while (s.step()) out.stops.push_back({s.column_text(0), s.column_text(1), s.column_int(2), s.column_int(3)});
+  return out;
 }
 
 }  // namespace filterscope

@@ -10,6 +10,7 @@
 // A leaf of the run store like runs/layout: plain records in, plain records out; the statistics
 // themselves are computed by train/weight_log.h.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -146,6 +147,25 @@ class RunLogWriter {
 /// Replaces the track tables of an existing log (the other tables are untouched). One transaction.
 void write_track_to_log(const std::filesystem::path& file, const LogTrack& track);
 
+/// The training signals of `overfit` (signals/): every signal's value per epoch and where its
+/// stopping rule says to stop.
+struct LogSignals {
+  struct Value {
+    std::string name;
+    int64_t epoch = 0;
+    double value = NAN, smoothed = NAN;
+  };
+  struct Stop {
+    std::string name, rule;
+    int64_t predicted_epoch = 0, fired_at = 0;  ///< fired_at 0: the rule never fired
+  };
+  std::vector<Value> values;
+  std::vector<Stop> stops;
+};
+
+/// Replaces the signal tables of an existing log (created there when the log predates them).
+void write_signals_to_log(const std::filesystem::path& file, const LogSignals& signals);
+
 /// Which per-unit statistic a series shows.
 enum class UnitStat { Norm, Mean, Std, Change, Path };
 std::optional<UnitStat> parse_unit_stat(const std::string& name);  ///< norm, mean, std, change, path
@@ -217,6 +237,8 @@ class RunLogReader {
   /// The histogram of the record at or before `iteration` (nullopt: none).
   std::optional<LogHistogram> histogram(int64_t layer, int64_t iteration);
   LogTrack track();
+  /// The training signals (empty when `overfit` has not written any).
+  LogSignals signals();
 
  private:
   std::unique_ptr<SqliteDatabase> db_;

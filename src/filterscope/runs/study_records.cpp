@@ -418,16 +418,34 @@ json CleanRecord::to_json() const {
   for (const auto& [name, positions] : flagged) flags[name] = positions;
   json flag_scores = json::object();
   for (const auto& [name, scores] : flagged_scores) flag_scores[name] = json_numbers(scores);
-  return {{"format", kCleanFormat},
-          {"run_dir", run_dir},
-          {"listed_epoch", listed_epoch},
-          {"top", top},
-          {"training_samples", training_samples},
-          {"replaced_labels", replaced_labels},
-          {"detectors", infos},
-          {"evaluations", evals},
-          {"flagged", flags},
-          {"flagged_scores", flag_scores}};
+  json out = {{"format", kCleanFormat},
+              {"run_dir", run_dir},
+              {"listed_epoch", listed_epoch},
+              {"top", top},
+              {"training_samples", training_samples},
+              {"replaced_labels", replaced_labels},
+              {"detectors", infos},
+              {"evaluations", evals},
+              {"flagged", flags},
+              {"flagged_scores", flag_scores}};
+  if (!cartography_confidence.empty()) {
+    out["cartography"] = {{"confidence", json_numbers(cartography_confidence)},
+                          {"variability", json_numbers(cartography_variability)}};
+  }
+  if (confident_learning) {
+    const ConfidentLearningRecord& c = *confident_learning;
+    out["confident_learning"] = {{"folds", c.folds},
+                                 {"epoch", c.epoch},
+                                 {"thresholds", json_numbers(c.thresholds)},
+                                 {"confident_joint", c.confident_joint},
+                                 {"flagged", c.flagged},
+                                 {"flagged_replaced", c.flagged_replaced},
+                                 {"precision", json_number(c.precision)},
+                                 {"recall", json_number(c.recall)}};
+  } else if (!confident_learning_note.empty()) {
+    out["confident_learning"] = {{"note", confident_learning_note}};
+  }
+  return out;
 }
 
 CleanRecord CleanRecord::from_json(const json& j, const std::string& source) {
@@ -466,6 +484,30 @@ CleanRecord CleanRecord::from_json(const json& j, const std::string& source) {
     }
     for (const auto& [name, positions] : j.at("flagged").items()) r.flagged[name] = json_wholes(positions);
     for (const auto& [name, scores] : j.at("flagged_scores").items()) r.flagged_scores[name] = numbers_or_nan(scores);
+    if (j.contains("cartography")) {
+      r.cartography_confidence = numbers_or_nan(j.at("cartography").at("confidence"));
+      r.cartography_variability = numbers_or_nan(j.at("cartography").at("variability"));
+      FS_CHECK(r.cartography_confidence.size() == r.cartography_variability.size() &&
+                   static_cast<int64_t>(r.cartography_confidence.size()) == r.training_samples,
+               source, ": the cartography lists do not hold one value per training sample");
+    }
+    if (j.contains("confident_learning")) {
+      const json& c = j.at("confident_learning");
+      if (c.contains("note")) {
+        r.confident_learning_note = c.at("note").get<std::string>();
+      } else {
+        ConfidentLearningRecord cl;
+        cl.folds = json_whole(c.at("folds"));
+        cl.epoch = json_whole(c.at("epoch"));
+        cl.thresholds = numbers_or_nan(c.at("thresholds"));
+        for (const auto& row : c.at("confident_joint")) cl.confident_joint.push_back(json_wholes(row));
+        cl.flagged = json_wholes(c.at("flagged"));
+        cl.flagged_replaced = json_whole(c.at("flagged_replaced"));
+        cl.precision = number_or_nan(c.at("precision"));
+        cl.recall = number_or_nan(c.at("recall"));
+        r.confident_learning = std::move(cl);
+      }
+    }
     return r;
   });
 }

@@ -211,6 +211,17 @@ struct NoiseDetectorInfo {
 
 inline constexpr const char* kCleanFormat = "filterscope-clean-1";
 
+/// Confident learning's own flagged set at the listed epoch (cleanlab's prune by noise rate on the
+/// K-fold out-of-sample probabilities), beside its ranking score in the detector tables.
+struct ConfidentLearningRecord {
+  int64_t folds = 0, epoch = 0;
+  std::vector<double> thresholds;                     ///< per class
+  std::vector<std::vector<int64_t>> confident_joint;  ///< calibrated, [given label][true label]
+  std::vector<int64_t> flagged;                       ///< training positions
+  int64_t flagged_replaced = 0;                       ///< of them, with a replaced label
+  double precision = NAN, recall = NAN;               ///< against the replaced labels (NaN without label noise)
+};
+
 struct CleanRecord {
   std::string run_dir;
   int64_t listed_epoch = 0;    ///< the epoch whose scores rank the flagged samples
@@ -220,6 +231,10 @@ struct CleanRecord {
   std::vector<NoiseDetectorEvaluation> evaluations;  ///< empty without label noise (nothing to compare against)
   std::map<std::string, std::vector<int64_t>> flagged;  ///< per detector: training positions, highest score first
   std::map<std::string, std::vector<double>> flagged_scores;  ///< their scores, in the same order
+  std::optional<ConfidentLearningRecord> confident_learning;  ///< absent with --folds 0 (and in older files)
+  /// Dataset cartography at the listed epoch, per training position (empty in older files).
+  std::vector<double> cartography_confidence, cartography_variability;
+  std::string confident_learning_note;  ///< why it is absent, when it is
 
   nlohmann::json to_json() const;
   static CleanRecord from_json(const nlohmann::json& json, const std::string& source);

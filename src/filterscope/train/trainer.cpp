@@ -139,8 +139,9 @@ PreparedRun prepare_run(const RunSettings& settings) {
                                           settings.train.label_noise, settings.train.seed);
   run.original_labels = before.index_select(0, run.noisy_positions);
   if (!settings.train.exclude.empty()) exclude_samples(run, read_index_list(settings.train.exclude), settings.train.exclude);
-  const int64_t side = input_side(settings, run.data.train);
-  const bool needs_resize = run.data.train.height() != side || run.data.train.width() != side;
+  // A monitored run's model takes its images as they are (the loop's own size).
+  const int64_t side = settings.train.model == "torchscript" ? 0 : input_side(settings, run.data.train);
+  const bool needs_resize = side > 0 && (run.data.train.height() != side || run.data.train.width() != side);
   run.transform = fit_normalisation(run.data.train, needs_resize ? side : 0);
   return run;
 }
@@ -172,6 +173,10 @@ RunRecord describe_run(const PreparedRun& run, const Network& network) {
   for (const auto& p : network->probe_points())
     if (p.is_map()) r.network.probe_points.push_back({p.name, probe_kind_name(p.kind), p.owner_conv, p.channels});
   return r;
+}
+
+void write_metrics(const fs::path& run_dir, const std::vector<EpochMetrics>& rows) {
+  write_file_atomic(RunLayout(run_dir).metrics_csv(), metrics_csv(rows));
 }
 
 std::vector<EpochMetrics> read_metrics(const fs::path& run_dir) {
@@ -235,6 +240,11 @@ int64_t log_interval(int64_t log_every, int64_t steps_per_epoch) {
 TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
   const TrainOptions& o = run.settings.train;
   validate_params(o, TrainOptions::params());
+  FS_CHECK_USAGE(is_built_in_network(o.model), "--model ", o.model,
+                 ": runs of TorchScript models are written by the Python monitor (docs/python.md); train builds "
+                 "simple-cnn, lenet5 or alexnet");
+  FS_CHECK_USAGE(o.optimizer != "other", "--optimizer other names a monitored run's optimiser; train uses adam or sgd");
+  FS_CHECK_USAGE(o.lr > 0, "--lr must be > 0, got ", o.lr);
   configure_threads(o.threads);
   const c10::Device device = parse_device(o.device);
   const Dataset& train = run.data.train;
@@ -438,6 +448,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       lm.seconds = m.seconds;
       log->add_epoch(lm, epoch_outcomes(epoch, v));
     }
+    SampleEpoch samples;
     if (options.sample_log) {
       // The loss of each sample from its training-pass logits, and the margin of its label over the
       // strongest other class: what AUM and forgetting events need, with no extra pass.
@@ -446,7 +457,6 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
       const at::Tensor y = train_y.unsqueeze(1);
       const at::Tensor own = z.gather(1, y).squeeze(1);
       const at::Tensor others = z.scatter(1, y, -std::numeric_limits<double>::infinity());
-      SampleEpoch samples;
       samples.epoch = epoch;
       samples.dataset_index = to_int64_vector(train.indices);
       samples.label = to_int64_vector(train.labels);
@@ -459,12 +469,20 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     // Checkpoint first, then the metrics row: a metrics row never exists without its checkpoint.
     save_checkpoint(checkpoint_path(run_dir, epoch), network, optimizer.get(), info);
     result.metrics.push_back(m);
-    write_file_atomic(RunLayout(run_dir).metrics_csv(), metrics_csv(result.metrics));
+    write_metrics(run_dir, result.metrics);
     if (options.progress) {
       std::fprintf(stderr,
                    "epoch %3lld/%lld  train loss %.4f acc %5.1f%%  val loss %.4f acc %5.1f%%  %.1fs\n",
                    static_cast<long long>(epoch), static_cast<long long>(o.epochs), m.train_loss,
                    100 * m.train_acc, m.val_loss, 100 * m.val_acc, m.seconds);
+    }
+    if (options.on_epoch_end) {
+      auto model = probed_network(network);
+      EpochEnd end;
+      end.metrics = &result.metrics;
+      end.samples = options.sample_log ? &samples : nullptr;
+      end.model = model.get();
+      options.on_epoch_end(end);
     }
   }
   if (log) log->close();

@@ -1,6 +1,7 @@
 // Training runs: settings, the run directory (run.json, metrics.csv, checkpoints/), resume.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "filterscope/models/network.h"
 #include "filterscope/models/probed_model.h"
 #include "filterscope/train/run_record.h"
+#include "filterscope/train/sample_log.h"
 
 namespace filterscope {
 
@@ -39,12 +41,22 @@ struct EpochMetrics {
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, seconds = 0;
 };
 
+/// What a training loop offers at the end of an epoch, once the epoch's files are written.
+struct EpochEnd {
+  const std::vector<EpochMetrics>* metrics = nullptr;  ///< every epoch so far, this one last
+  const SampleEpoch* samples = nullptr;  ///< this epoch's per-sample records (null without the sample log)
+  ProbedModel* model = nullptr;          ///< the network as it is now (its own parameters, not a copy)
+};
+
 struct TrainRunOptions {
   bool resume = false;    ///< go on from the last complete checkpoint in the run directory
   bool progress = true;   ///< progress bar / lines on stderr
   bool run_log = true;    ///< record RUN/run.sqlite (weights, validation outcomes, metrics)
   bool sample_log = true; ///< record RUN/samples/epoch-NNN.csv (each training sample's loss, margin, prediction)
   int64_t log_every = 0;  ///< steps between weight records within an epoch; 0 = four times an epoch
+  /// Called after each epoch's checkpoint and metrics row are written (the live overfitting alarm
+  /// listens here); its time is not part of the epoch's `seconds`.
+  std::function<void(const EpochEnd&)> on_epoch_end;
 };
 
 /// Steps between weight records: `log_every`, or a quarter of an epoch (at least 1) for 0.
@@ -60,6 +72,9 @@ struct TrainResult {
 /// With resume, settings must equal those in run_dir/run.json (callers read them from there).
 TrainResult train_run(const PreparedRun& run, const std::filesystem::path& run_dir,
                       const TrainRunOptions& options);
+
+/// Writes metrics.csv of a run directory atomically (the seconds column rounded to 4 digits).
+void write_metrics(const std::filesystem::path& run_dir, const std::vector<EpochMetrics>& rows);
 
 /// Reads metrics.csv of a run directory (empty when there is none).
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& run_dir);

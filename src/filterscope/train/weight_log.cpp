@@ -7,15 +7,27 @@
 
 namespace filterscope {
 
-namespace {
-std::vector<std::pair<std::string, at::Tensor>> weighted_layers(Network& network) {
-  std::vector<std::pair<std::string, at::Tensor>> out;
+NamedWeights weighted_layers(Network& network) {
+  NamedWeights out;
   for (const auto& item : network->named_modules("", false)) {
     if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>()) out.emplace_back(item.key(), conv->weight);
     else if (auto* fc = item.value()->as<torch::nn::LinearImpl>()) out.emplace_back(item.key(), fc->weight);
   }
   return out;
 }
+
+NamedWeights weighted_layers(const std::vector<std::pair<std::string, at::Tensor>>& named_parameters) {
+  NamedWeights out;
+  const std::string suffix = ".weight";
+  for (const auto& [name, p] : named_parameters) {
+    if (p.dim() != 4 && p.dim() != 2) continue;
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    out.emplace_back(name.substr(0, name.size() - suffix.size()), p);
+  }
+  return out;
+}
+
+namespace {
 
 std::vector<double> to_doubles(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kCPU, at::kDouble).contiguous();
@@ -28,17 +40,24 @@ std::vector<int64_t> to_int64s(const at::Tensor& t) {
 }
 }  // namespace
 
-std::vector<LogLayer> weight_log_layers(Network& network) {
+std::vector<LogLayer> weight_log_layers(const NamedWeights& layers) {
   std::vector<LogLayer> out;
-  for (const auto& [name, w] : weighted_layers(network))
+  for (const auto& [name, w] : layers)
     out.push_back({name, w.dim() == 4 ? "conv" : "linear", w.size(0), w.numel() / std::max<int64_t>(1, w.size(0))});
   return out;
 }
 
+std::vector<LogLayer> weight_log_layers(Network& network) { return weight_log_layers(weighted_layers(network)); }
+
 RunLogSetup run_log_setup(Network& network, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
                           const std::string& source) {
+  return run_log_setup(weighted_layers(network), val, steps_per_epoch, log_every, source);
+}
+
+RunLogSetup run_log_setup(const NamedWeights& layers, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
+                          const std::string& source) {
   RunLogSetup setup;
-  setup.layers = weight_log_layers(network);
+  setup.layers = weight_log_layers(layers);
   setup.val_dataset_indices = to_int64s(val.indices);
   setup.val_labels = to_int64s(val.labels);
   setup.class_names = val.class_names;
@@ -56,8 +75,10 @@ EpochOutcomes epoch_outcomes(int64_t epoch, const Evaluation& validation) {
   return o;
 }
 
-WeightStatsRecorder::WeightStatsRecorder(Network& network) {
-  for (auto& [name, w] : weighted_layers(network)) {
+WeightStatsRecorder::WeightStatsRecorder(Network& network) : WeightStatsRecorder(weighted_layers(network)) {}
+
+WeightStatsRecorder::WeightStatsRecorder(const NamedWeights& layers) {
+  for (const auto& [name, w] : layers) {
     weights_.push_back(w);
     previous_.push_back(w.detach().clone());
   }

@@ -16,12 +16,23 @@ namespace filterscope {
 /// Bins of each layer's weight histogram.
 inline constexpr int64_t kWeightHistogramBins = 40;
 
+/// A layer's name and its weight: 4-D for a convolution, 2-D for a fully connected layer.
+using NamedWeights = std::vector<std::pair<std::string, at::Tensor>>;
+
 /// The network's convolutions and fully connected layers, in module order.
+NamedWeights weighted_layers(Network& network);
+/// The same for any model, from its parameters: each "<module>.weight" of 4 or 2 dimensions,
+/// named by its module.
+NamedWeights weighted_layers(const std::vector<std::pair<std::string, at::Tensor>>& named_parameters);
+
 std::vector<LogLayer> weight_log_layers(Network& network);
+std::vector<LogLayer> weight_log_layers(const NamedWeights& layers);
 
 /// What a log of `network` trained with validation set `val` is about: its layers with weights, the
 /// validation images in order, the class names, and the record interval.
 RunLogSetup run_log_setup(Network& network, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
+                          const std::string& source);
+RunLogSetup run_log_setup(const NamedWeights& layers, const Dataset& val, int64_t steps_per_epoch, int64_t log_every,
                           const std::string& source);
 
 /// An epoch's validation outcomes for the log, from the evaluation of the validation set.
@@ -32,6 +43,8 @@ class WeightStatsRecorder {
  public:
   /// Snapshots the network's current weights as the previous record.
   explicit WeightStatsRecorder(Network& network);
+  /// The same for any model's weighted layers (the tensors are the model's own).
+  explicit WeightStatsRecorder(const NamedWeights& layers);
   /// Statistics of the current weights against the previous record's; then they become the previous record.
   std::vector<LayerWeightStats> record();
 

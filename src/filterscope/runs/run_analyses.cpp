@@ -1,4 +1,4 @@
-#include "filterscope/experiments/run_analyses.h"
+#include "filterscope/runs/run_analyses.h"
 #include "filterscope/runs/layout.h"
 
 #include <sstream>
