@@ -18,7 +18,7 @@ struct CleanArgs {
   CleanOptions clean;
   RetrainOptions retrain;
   bool run_retrain = false;
-  bool quiet = false;
+  RuntimeOptions runtime;  // --threads (confident learning's folds and the retraining train), --quiet
 };
 
 std::string fixed3(double v) {
@@ -76,15 +76,16 @@ void register_clean(CLI::App& app, Commands& commands) {
                 "then retrain the same seed without the --retrain-top samples --retrain-detector flags, and without as "
                 "many random ones, and compare their validation predictions (RUN/retrain-DETECTOR/)");
   add_params(sub, args->retrain, RetrainOptions::params());
-  sub->add_flag("--quiet", args->quiet, "no progress lines on stderr");
+  add_runtime_flags(sub, args->runtime, {"threads", "quiet"});
   add_example(sub, "filterscope clean runs/study-simple-cnn-fashion-mnist-noise20/seed-1 --retrain --retrain-detector aum");
   sub->callback([&commands, args] {
     commands.action = [args] {
-      const CleanRecord r = clean_run(args->run_dir, args->clean, stderr_log("clean", args->quiet));
+      apply_runtime(args->runtime);
+      const CleanRecord r = clean_run(args->run_dir, args->clean, stderr_log("clean", args->runtime.quiet));
       print_clean(r);
       std::printf("wrote %s\n", RunLayout(args->run_dir).clean_json().string().c_str());
       if (args->run_retrain) {
-        print_retrain(retrain_without_flagged(args->run_dir, args->retrain, stderr_log("clean", args->quiet)));
+        print_retrain(retrain_without_flagged(args->run_dir, args->retrain, stderr_log("clean", args->runtime.quiet)));
         std::printf("wrote %s\n", RunLayout(args->run_dir).retrain_json(args->retrain.detector).string().c_str());
       }
     };

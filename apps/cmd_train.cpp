@@ -82,6 +82,7 @@ void register_train(CLI::App& app, Commands& commands) {
       validate_params(settings.data, DataOptions::params());
       validate_params(settings.split, SplitOptions::params());
       validate_params(settings.train, TrainOptions::params());
+      if (args->alarm.signals != "none") validate_live_signals(args->alarm, !args->command.no_sample_log);
       const PreparedRun run = prepare_run(settings);
       TrainRunOptions options;
       options.resume = args->command.resume;

@@ -2,8 +2,10 @@
 """Fails when a source file includes a module of a higher layer than its own.
 
 The layers, lowest first (docs/architecture.md draws them). A file may include its own layer and any
-lower one. Two more rules: the library (src/) never includes the command-line front end (apps/), and
-apps/ declares no record schemas (it reads and writes results through the run store's records).
+lower one. On the feature floors (layer 8 and above) the folders of one layer do not include each other
+either: a piece two features share moves down. Two more rules: the library (src/) never includes the
+command-line front end (apps/), and apps/ declares no record schemas (it reads and writes results
+through the run store's records).
 
   check_layers.py [--root DIR]     exit 0 when every include keeps to the rule, 1 otherwise
 """
@@ -19,6 +21,9 @@ LAYERS = [
     ("cluster", 4), ("anomaly", 5), ("train", 6), ("runs", 7), ("experiments", 8),
     ("activations", 8), ("explain", 8), ("signals", 8), ("report", 9), ("pipeline", 9), ("serve", 10),
 ]
+# From this layer up, the folders of one layer are features side by side (experiments, activations,
+# explain, signals; report, pipeline): none includes another.
+FEATURE_FLOOR = 8
 INCLUDE = re.compile(r'^\s*#\s*include\s*"filterscope/([^"]+)"')
 SCHEMA = re.compile(r'"format"\s*,\s*"filterscope-|kAnalysisFormat|"filterscope-[a-z]+-\d+"')
 
@@ -64,6 +69,10 @@ def main():
                     elif target[1] > own[1]:
                         problems.append(f"src/filterscope/{relative}:{number}: {own[0]} (layer {own[1]}) includes "
                                         f"{m.group(1)} of {target[0]} (layer {target[1]}), a higher layer")
+                    elif target[1] == own[1] >= FEATURE_FLOOR and target[0] != own[0]:
+                        problems.append(f"src/filterscope/{relative}:{number}: {own[0]} includes {m.group(1)} of "
+                                        f"{target[0]}, a feature folder of the same layer ({own[1]}); move what both "
+                                        f"need down a layer")
     apps = os.path.join(args.root, "apps")
     for name in sorted(os.listdir(apps)) if os.path.isdir(apps) else []:
         path = os.path.join(apps, name)

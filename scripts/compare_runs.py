@@ -5,7 +5,8 @@ the same files (and that a refactoring changed no result).
   compare_runs.py A B [--ignore-timing]
 
 Every file present in either directory is compared byte for byte. With --ignore-timing, files that
-differ only in wall-clock fields (JSON keys ending in "seconds", "created", "hardware"; the
+differ only in wall-clock fields (JSON keys ending in "seconds", "created", "hardware",
+"seconds_per_epoch" and "cost_share" (a training signal's cost); the
 "seconds" column of a CSV; report.html, which embeds them) count as equal on their other content,
 and checkpoints (zip archives) by the tensors they store (see tensor_blobs for why). Exit status 0 when every file
 matches, 1 otherwise; one line per file.
@@ -18,7 +19,7 @@ import os
 import sys
 import zipfile
 
-TIMING_KEYS = ("seconds", "created", "hardware")
+TIMING_KEYS = ("seconds", "created", "hardware", "seconds_per_epoch", "cost_share")
 
 
 def strip_timing(value):

@@ -98,7 +98,7 @@ run_seed() {
     "$bin" gradients "$dir" "${a[@]}"
     "$bin" mask "$dir" "${a[@]}" --baseline-seeds "$baselines" --save "$dir/masked-anomaly-filters.pt"
     "$bin" verdict "$dir"
-    "$bin" clean "$dir"
+    "$bin" clean "$dir" --threads "$threads"
   } > "$out/seed-$seed.log" 2>&1
 }
 

@@ -119,6 +119,9 @@ def main():
     labels[7] = 3
     labels[labels == 2] = 1
     cases.append((labels, p))
+    # A weak model on heavy noise: pruning picks samples the model predicts as labelled, which the
+    # last rule (the model agrees with the given label: not an issue) takes back.
+    cases.append(make_case(28, 150, 3, 0.45, 0.3))
     for c, (labels, p) in enumerate(cases):
         d = os.path.join(out, f"case-{c}")
         os.makedirs(d, exist_ok=True)

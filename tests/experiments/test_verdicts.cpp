@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "filterscope/core/error.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 #include "filterscope/experiments/verdicts.h"
 
 namespace filterscope {

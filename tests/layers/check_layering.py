@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The layering rule (scripts/check_layers.py) holds on the source tree, and the checker itself
-catches what it should: an upward include, the library including the CLI, a record schema in apps/,
-and a folder it does not know. Run by CTest (and so by .ci/run)."""
+catches what it should: an upward include, a feature folder including another of its layer, the
+library including the CLI, a record schema in apps/, and a folder it does not know. Run by CTest (and so by .ci/run)."""
 import os
 import subprocess
 import sys
@@ -38,6 +38,10 @@ def main():
         ("the library including the CLI", "src/filterscope/core/c.cpp", '#include "cli.h"\n', "the library includes the CLI"),
         ("a schema in apps", "apps/cmd_x.cpp", 'out = {{"format", "filterscope-thing-1"}};\n', "a record schema in the front end"),
         ("an unknown folder", "src/filterscope/misc/m.cpp", "int x;\n", "folder not in the layer table"),
+        ("one feature folder including another of its layer", "src/filterscope/signals/s.cpp",
+         '#include "filterscope/experiments/track.h"\n', "a feature folder of the same layer (8)"),
+        ("report including pipeline", "src/filterscope/report/r.cpp",
+         '#include "filterscope/pipeline/overfit_grid.h"\n', "a feature folder of the same layer (9)"),
     ]
     for name, path, text, expected in cases:
         with tempfile.TemporaryDirectory() as tmp:

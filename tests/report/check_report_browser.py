@@ -34,7 +34,8 @@ full_html, charts = browser.browse(full, "full", expect_charts=4)
 import json  # noqa: E402
 with open(os.path.join(args.run, "mask.json")) as f:
     masked = json.load(f)["anomaly_filters"] > 0
-for needed in ("Label-noise detectors", "ROC curves, well-trained epoch", "Flagged first by aum", "gmm_filters") + (
+for needed in ("Label-noise detectors", "ROC curves, well-trained epoch", "Flagged first by aum", "gmm_filters",
+               "When did the run start to overfit", "Dataset cartography", "Confident learning (") + (
         ("Paired tests (McNemar",) if masked else ()):
     if needed not in full_html:
         browser.problems.append(f"full: the page does not show {needed!r}")

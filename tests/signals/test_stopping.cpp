@@ -67,14 +67,15 @@ TEST(Stopping, ThresholdRulesJustBelowAtAndAbove) {
 }
 
 TEST(Stopping, PlateauIsARelativeFallBelowTheShare) {
-  // Falls of 50 %, 50 %, then 10 %, 5 % over one epoch; plateau at 6 % fires at epoch 5.
-  const std::vector<double> curve = {8, 4, 2, 1.8, 1.71};
+  // Falls of 50 %, 50 %, then 12.5 % and 3.6 % over one epoch (values exact in binary); a plateau
+  // at 6 % fires at epoch 5.
+  const std::vector<double> curve = {8, 4, 2, 1.75, 1.6875};
   const StopDecision d = decide_stop(curve, rule(StopRule::Plateau, 1, 1, 0.06));
   EXPECT_TRUE(d.fired);
   EXPECT_EQ(d.predicted, 5);
-  // At exactly the share (10 %) it has not plateaued; just above it has.
-  EXPECT_EQ(decide_stop(curve, rule(StopRule::Plateau, 1, 1, 0.1)).predicted, 5);
-  EXPECT_EQ(decide_stop(curve, rule(StopRule::Plateau, 1, 1, 0.1000001)).predicted, 4);
+  // At exactly the share (12.5 %) it has not plateaued; just above it has.
+  EXPECT_EQ(decide_stop(curve, rule(StopRule::Plateau, 1, 1, 0.125)).predicted, 5);
+  EXPECT_EQ(decide_stop(curve, rule(StopRule::Plateau, 1, 1, 0.1250001)).predicted, 4);
 }
 
 TEST(Signals, RegistryNamesAndSelection) {

@@ -12,7 +12,7 @@
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/data/shift.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 #include "filterscope/io/json.h"
 #include "filterscope/io/npy.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "filterscope/activations/model_passes.h"
+#include "filterscope/runs/model_passes.h"
 #include "filterscope/activations/records.h"
 #include "filterscope/core/params.h"
 #include "filterscope/runs/model_source.h"

@@ -19,6 +19,31 @@ constexpr double kMissingClassThreshold = 2;  // BIG_VALUE: a class nobody is la
 // numpy's round: half to even.
 double round_even(double v) { return std::nearbyint(v); }
 
+// numpy's sum of a contiguous float64 array (pairwise_sum in its umath loops): eight running sums
+// over blocks of up to 128 values, halves above that. cleanlab sums with numpy, and a near-tie in
+// the rounding that follows goes the way these last bits say.
+double numpy_sum(const double* a, size_t n) {
+  if (n < 8) {
+    double res = 0.0;
+    for (size_t i = 0; i < n; ++i) res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (size_t j = 0; j < 8; ++j) r[j] = a[j];
+    size_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  size_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return numpy_sum(a, n2) + numpy_sum(a + n2, n - n2);
+}
+double numpy_sum(const std::vector<double>& v) { return numpy_sum(v.data(), v.size()); }
+
 using Matrix = std::vector<std::vector<double>>;
 
 std::vector<std::vector<int64_t>> round_rows(const Matrix& m) {
@@ -33,14 +58,9 @@ std::vector<int64_t> round_preserving_sum(const std::vector<double>& values) {
   FS_ASSERT(std::fegetround() == FE_TONEAREST);
   const size_t n = values.size();
   std::vector<double> ints(n);
-  double sum = 0, int_sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    ints[i] = round_even(values[i]);
-    sum += values[i];
-    int_sum += ints[i];
-  }
-  const double target = round_even(sum);
-  int_sum = round_even(int_sum);
+  for (size_t i = 0; i < n; ++i) ints[i] = round_even(values[i]);
+  const double target = round_even(numpy_sum(values));
+  double int_sum = round_even(numpy_sum(ints));
   while (std::abs(int_sum - target) > kComparison) {
     const double diff = round_even(target - int_sum);
     const double increment = diff < 0 ? -1.0 : 1.0;
@@ -52,9 +72,7 @@ std::vector<int64_t> round_preserving_sum(const std::vector<double>& values) {
                      [&](size_t a, size_t b) { return values[a] - ints[a] < values[b] - ints[b]; });
     if (increment > 0) std::reverse(order.begin(), order.end());
     for (size_t c = 0; c < changes; ++c) ints[order[c]] += increment;
-    int_sum = 0;
-    for (double v : ints) int_sum += v;
-    int_sum = round_even(int_sum);
+    int_sum = round_even(numpy_sum(ints));
   }
   std::vector<int64_t> out(n);
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(ints[i]);
@@ -116,8 +134,11 @@ ConfidentLearningResult confident_learning(const std::vector<int64_t>& labels, c
       cal[g][t] = static_cast<double>(r.confident_joint[g][t]) / std::max(row, kTiny) *
                   static_cast<double>(label_counts[g]);
   }
-  for (const auto& row : cal)
-    for (double v : row) total += v;
+  {
+    std::vector<double> flat;  // the matrix in C order, as numpy sums it
+    for (const auto& row : cal) flat.insert(flat.end(), row.begin(), row.end());
+    total = numpy_sum(flat);
+  }
   const double samples = static_cast<double>(n);
   for (auto& row : cal)
     for (double& v : row) v = v / std::max(total, kTiny) * samples;

@@ -8,7 +8,7 @@
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 #include "filterscope/train/checkpoint.h"
 
 namespace filterscope {

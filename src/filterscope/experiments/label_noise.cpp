@@ -385,13 +385,16 @@ std::map<int64_t, std::vector<double>> held_out_probabilities(const fs::path& ru
     RunSettings s = settings;
     s.train.exclude = fs::absolute(held).lexically_normal().string();
     s.train.epochs = last;
+    // The threads in force (the caller's --threads): run.json does not keep them, and "all cores"
+    // would mean fewer under mpirun, and other last bits.
+    s.train.threads = at::get_num_threads();
     const std::vector<EpochMetrics> done = read_metrics(dir);
     const bool exists = RunLayout(dir).is_run();
     if (exists) {
       // Keep its own record of the settings; only the epochs may grow.
       RunSettings stored = read_run_settings(dir);
       stored.train.epochs = std::max(last, stored.train.epochs);
-      stored.train.threads = settings.train.threads;
+      stored.train.threads = at::get_num_threads();
       s = stored;
     }
     if (static_cast<int64_t>(done.size()) < last) {

@@ -13,7 +13,7 @@
 #include "filterscope/core/error.h"
 #include "filterscope/core/statistics.h"
 #include "filterscope/core/files.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 #include "filterscope/models/torchscript.h"
 #include "filterscope/train/checkpoint.h"
 

@@ -105,6 +105,7 @@ RetrainRecord retrain_without_flagged(const fs::path& run_dir, const RetrainOpti
     write_removed(list, removed);
     RunSettings settings = parent.settings;
     settings.train.exclude = fs::absolute(list).lexically_normal().string();
+    settings.train.threads = at::get_num_threads();  // the caller's; run.json does not keep them
     PreparedRun run = prepare_run(settings);
     const int64_t done = static_cast<int64_t>(read_metrics(arm_dir).size());
     if (done < epochs) {

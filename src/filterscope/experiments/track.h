@@ -13,7 +13,7 @@
 
 #include "filterscope/runs/run_analysis.h"
 #include "filterscope/core/params.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 
 namespace filterscope {
 

@@ -8,7 +8,7 @@
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/runs/run_analyses.h"
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 
 namespace filterscope {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "filterscope/activations/model_passes.h"
+#include "filterscope/runs/model_passes.h"
 #include "filterscope/explain/hierarchy.h"
 #include "filterscope/explain/visualize.h"
 #include "filterscope/runs/model_source.h"

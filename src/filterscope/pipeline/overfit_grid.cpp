@@ -90,6 +90,9 @@ void execute_run(const GridRun& r, const GridOptions& o, double largest_noise,
     s.train.threads = o.threads;
   }
   configure_threads(o.threads);
+  const bool built_in = is_built_in_network(s.train.model);
+  FS_CHECK(built_in || static_cast<int64_t>(read_metrics(r.dir).size()) >= o.epochs, r.dir.string(), ": ",
+           read_metrics(r.dir).size(), " of ", o.epochs, " epochs; a monitored run is trained where it was made");
   if (static_cast<int64_t>(read_metrics(r.dir).size()) < o.epochs) {
     log(r.cell() + " seed " + std::to_string(r.seed) + ": training");
     TrainRunOptions t;
@@ -115,7 +118,7 @@ void execute_run(const GridRun& r, const GridOptions& o, double largest_noise,
     c.folds = o.folds;
     clean_run(r.dir, c, [](const std::string&) {});
   }
-  if (r.noise == largest_noise && r.noise > 0)
+  if (r.noise == largest_noise && r.noise > 0 && built_in)  // retraining needs a network filterscope builds
     for (const std::string& detector : split_list(o.retrain)) {
       if (fs::exists(layout.retrain_json(detector))) continue;
       log(r.cell() + " seed " + std::to_string(r.seed) + ": retraining without " + detector + "'s flagged samples");
@@ -165,8 +168,6 @@ const ParamTable<GridOptions>& GridOptions::params() {
 std::vector<GridRun> grid_runs(const fs::path& out, const GridOptions& o) {
   std::vector<GridRun> runs;
   for (const std::string& network : split_list(o.networks)) {
-    FS_CHECK_USAGE(is_built_in_network(network), "--networks: \"", printable(network), "\" is not a built-in network (",
-                   "one of simple-cnn, lenet5, alexnet)");
     for (const std::string& dataset : split_list(o.datasets))
       for (double noise : parse_shares(o.noise)) {
         const bool main_cell = network == "simple-cnn" && dataset == "fashion-mnist" && std::abs(noise - 0.2) < 1e-9;
@@ -174,6 +175,10 @@ std::vector<GridRun> grid_runs(const fs::path& out, const GridOptions& o) {
         for (int64_t seed = 1; seed <= seeds; ++seed) {
           GridRun r{network, dataset, noise, seed, {}};
           r.dir = out / "runs" / (network + "-" + dataset + "-n" + percent_name(noise)) / ("seed-" + std::to_string(seed));
+          // A network filterscope does not build is trained elsewhere first (a monitored run).
+          FS_CHECK_USAGE(is_built_in_network(network) || RunLayout(r.dir).is_run(), "--networks: ", printable(network),
+                         " is not a built-in network and ", r.dir.string(),
+                         " holds no run; train its runs first (scripts/train_monitored_runs.py does for resnet8)");
           runs.push_back(r);
         }
       }

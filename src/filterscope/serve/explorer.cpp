@@ -9,6 +9,7 @@
 #include <set>
 
 #include "filterscope/core/error.h"
+#include "filterscope/io/json.h"
 #include "filterscope/core/files.h"
 #include "filterscope/core/text.h"
 #include "filterscope/data/dataset.h"
@@ -363,6 +364,22 @@ HttpReply Explorer::route(const std::string& path, const Params& params) {
         outliers.push_back({{"epoch", o.epoch}, {"dataset_index", o.dataset_index}, {"label", o.label},
                             {"prediction", o.prediction}, {"filters", o.filters}, {"label_replaced", o.label_replaced}});
     return json_reply({{"split", t.split}, {"epochs", epochs}, {"layers", ls}, {"outliers", outliers}});
+  }
+
+  // The training signals `filterscope overfit` (or the live alarm) wrote: a curve per signal, a point
+  // per epoch, and where its rule stops (the run log's signal tables; empty before overfit ran).
+  if (parts.size() == 4 && what == "signals") {
+    Query(params, {});
+    const LogSignals sig = reader->signals();
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& stop : sig.stops) {
+      nlohmann::json points = nlohmann::json::array();
+      for (const auto& v : sig.values)
+        if (v.name == stop.name) points.push_back({v.epoch, json_number(v.value), json_number(v.smoothed)});
+      out.push_back({{"name", stop.name}, {"rule", stop.rule}, {"predicted_epoch", stop.predicted_epoch},
+                     {"fired_at", stop.fired_at}, {"points", points}});
+    }
+    return json_reply({{"signals", out}});
   }
 
   if (parts.size() == 4 && what == "histogram") {

@@ -343,23 +343,31 @@ SignalOptions live_selection(SignalOptions options, bool samples_recorded) {
 }
 }  // namespace
 
-LiveOverfitAlarm::LiveOverfitAlarm(fs::path run_dir, const SignalOptions& options, const SignalRunInfo& run,
-                                   const Dataset& train, const InputTransform& transform, bool samples_recorded)
-    : run_dir_(std::move(run_dir)),
-      tracker_(std::make_unique<SignalTracker>(live_selection(options, samples_recorded), run)) {
-  for (const SignalInfo* s : tracker_->selected())
+void validate_live_signals(const SignalOptions& options, bool samples_recorded) {
+  validate_params(options, SignalOptions::params());
+  for (const SignalInfo* s : select_signals(live_selection(options, samples_recorded).signals))
     FS_CHECK_USAGE(!s->needs.analysis, "--signals: ", s->name,
                    " needs a GMM analysis of every epoch, too slow for the live alarm; run `filterscope overfit RUN` "
                    "after training for it");
+}
+
+LiveOverfitAlarm::LiveOverfitAlarm(fs::path run_dir, const SignalOptions& options, const SignalRunInfo& run,
+                                   const Dataset& train, const InputTransform& transform, bool samples_recorded)
+    : run_dir_(std::move(run_dir)) {
+  validate_live_signals(options, samples_recorded);
+  tracker_ = std::make_unique<SignalTracker>(live_selection(options, samples_recorded), run);
   if (tracker_->needs().gradients) tracker_->set_training_data(train, transform);
 }
 
 LiveOverfitAlarm::~LiveOverfitAlarm() = default;
 
-std::vector<std::string> LiveOverfitAlarm::on_epoch_end(const std::vector<EpochMetrics>& metrics,
+std::vector<std::string> LiveOverfitAlarm::on_epoch_end(const std::vector<EpochMetrics>& in_memory,
                                                         const SampleEpoch* samples, ProbedModel& model,
                                                         const c10::Device& device) {
-  FS_ASSERT(!metrics.empty());
+  FS_ASSERT(!in_memory.empty());
+  // The rows as metrics.csv holds them (written before this call): the digits `overfit` reads.
+  std::vector<EpochMetrics> metrics = read_metrics(run_dir_);
+  FS_ASSERT(!metrics.empty() && metrics.back().epoch == in_memory.back().epoch, "metrics.csv lags the loop");
   const int64_t epoch = metrics.back().epoch;
   const SignalNeeds need = tracker_->needs();
   const RunLayout layout(run_dir_);

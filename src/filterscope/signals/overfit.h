@@ -78,6 +78,10 @@ SignalRunInfo signal_run_info(const RunSettings& settings);
 /// each signal whose rule fired at this epoch.
 std::vector<std::string> live_alarm_lines(const OverfitRecord& record, int64_t epoch);
 
+/// Checks a live alarm's options before any work: throws UsageError for an unknown signal or one
+/// that needs a GMM analysis per epoch (or per-sample records a loop does not keep, when named).
+void validate_live_signals(const SignalOptions& options, bool samples_recorded);
+
 /// The live form: a tracker fed at each epoch's end by a training loop (`train`, the Python
 /// monitor). It writes RUN/overfit.json and RUN/overfit.csv (source "live") after every epoch and
 /// says "overfitting since epoch E by S" when a rule fires. A resumed run's earlier epochs are
@@ -92,8 +96,9 @@ class LiveOverfitAlarm {
                    const Dataset& train, const InputTransform& transform, bool samples_recorded);
   ~LiveOverfitAlarm();
 
-  /// `metrics` holds every epoch so far (this one last); `samples` this epoch's records (null when the
-  /// run keeps none); `model` the network as it is now. Returns the alarm lines of this epoch.
+  /// `metrics` holds every epoch so far (this one last; the numbers are read back from metrics.csv,
+  /// as `overfit` reads them, so both see the same digits); `samples` this epoch's records (null when
+  /// the run keeps none); `model` the network as it is now. Returns the alarm lines of this epoch.
   std::vector<std::string> on_epoch_end(const std::vector<EpochMetrics>& metrics, const SampleEpoch* samples,
                                         ProbedModel& model, const c10::Device& device);
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 
 namespace filterscope {
 namespace {

@@ -1,4 +1,4 @@
-#include "filterscope/activations/model_passes.h"
+#include "filterscope/runs/model_passes.h"
 
 #include <ATen/ATen.h>
 

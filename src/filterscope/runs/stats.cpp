@@ -1,4 +1,4 @@
-#include "filterscope/experiments/stats.h"
+#include "filterscope/runs/stats.h"
 
 #include <algorithm>
 #include <cmath>
