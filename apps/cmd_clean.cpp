@@ -65,8 +65,10 @@ void register_clean(CLI::App& app, Commands& commands) {
   CLI::App* sub = app.add_subcommand(
       "clean",
       "List the training samples each label-noise detector flags: the training loss, the area under the margin "
-      "(AUM), forgetting events, epochs misclassified (all from RUN/samples/, recorded while training) and "
-      "filterscope's own small-cluster scores (from the epoch's analysis). With --label-noise the replaced labels "
+      "(AUM), forgetting events, epochs misclassified, dataset cartography's confidence (all from RUN/samples/, "
+      "recorded while training), confident learning (out-of-sample probabilities from --folds runs trained without "
+      "each fold, RUN/folds/; its own flagged set by cleanlab's prune by noise rate) and filterscope's own "
+      "small-cluster scores (from the epoch's analysis). With --label-noise the replaced labels "
       "are the ground truth, and each detector gets AUROC, average precision and precision/recall at the noise "
       "rate at the well-trained and overfit epochs of RUN/track.json. Writes RUN/clean.json and RUN/clean.csv "
       "(one row per training sample, with its scores and the detectors that flag it).");

@@ -131,7 +131,6 @@ RunMonitor::RunMonitor(fs::path run_dir, std::unique_ptr<ProbedModel> model, con
   settings.train.seed = options.seed;
   settings.train.threads = 0;
   settings.train.device = model_->device().str();
-  validate_params(settings.train, TrainOptions::params());
   run_ = prepare_run(settings);
   run_.data.train.num_classes = run_.data.val.num_classes = classes;
 

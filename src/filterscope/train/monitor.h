@@ -34,7 +34,7 @@ class WeightStatsRecorder;
 struct MonitorOptions {
   std::string model_name = "model";  ///< the model's class name, for run.json and the pages
   std::string optimizer = "other";   ///< adam, sgd or other (what the EB criterion's assumption reads)
-  double lr = 0, momentum = 0, weight_decay = 0;  ///< as far as the user's optimiser says (0: unknown)
+  double lr = 0, momentum = 0, weight_decay = 0;  ///< as far as the user's optimiser says (lr 0: unknown)
   int64_t batch_size = 0;     ///< the loop's batch size; 0 = learnt from the first batch
   int64_t epochs = 0;         ///< epochs planned (0: unknown)
   int64_t seed = 0;           ///< the user's seed, recorded

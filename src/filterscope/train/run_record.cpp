@@ -11,14 +11,9 @@ namespace fs = std::filesystem;
 
 const ParamTable<TrainOptions>& TrainOptions::params() {
   static const ParamTable<TrainOptions> table = {
-      {"model", &TrainOptions::model,
-       "network to train (\"torchscript\" marks a run the Python monitor wrote: a model trained outside "
-       "filterscope, its checkpoints TorchScript files)",
-       {}, {"simple-cnn", "lenet5", "alexnet", "torchscript"}},
-      {"optimizer", &TrainOptions::optimizer,
-       "optimizer (\"other\": a monitored run's optimiser that is neither)", {}, {"adam", "sgd", "other"}},
-      {"lr", &TrainOptions::lr, "learning rate (0: not known, a monitored run whose loop did not say)",
-       Bounds::at_least(0)},
+      {"model", &TrainOptions::model, "network to train", {}, {"simple-cnn", "lenet5", "alexnet"}},
+      {"optimizer", &TrainOptions::optimizer, "optimizer", {}, {"adam", "sgd"}},
+      {"lr", &TrainOptions::lr, "learning rate", Bounds::positive()},
       {"momentum", &TrainOptions::momentum, "SGD momentum (sgd only)", Bounds::closed(0, 1)},
       {"weight-decay", &TrainOptions::weight_decay, "L2 penalty on the weights", Bounds::at_least(0)},
       {"batch-size", &TrainOptions::batch_size, "images per optimisation step", Bounds::closed(1, 1e6)},

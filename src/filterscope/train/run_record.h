@@ -14,8 +14,8 @@ namespace filterscope {
 
 /// How a network is trained.
 struct TrainOptions {
-  std::string model = "simple-cnn";  ///< network to build
-  std::string optimizer = "adam";    ///< adam or sgd
+  std::string model = "simple-cnn";  ///< network to build; "torchscript" in a monitored run's record (not a choice of train)
+  std::string optimizer = "adam";    ///< adam or sgd ("other" in a monitored run's record)
   double lr = 1e-3;                  ///< learning rate
   double momentum = 0.9;             ///< sgd only
   double weight_decay = 0.0;         ///< L2 penalty

@@ -128,7 +128,9 @@ void exclude_samples(PreparedRun& run, const std::vector<int64_t>& dataset_indic
 }
 
 PreparedRun prepare_run(const RunSettings& settings) {
-  validate_params(settings.train, TrainOptions::params());
+  // A monitored run's training options only describe the user's loop (its learning rate may be
+  // unknown): they are recorded, not used.
+  if (settings.train.model != "torchscript") validate_params(settings.train, TrainOptions::params());
   PreparedRun run;
   run.settings = settings;
   const DatasetSplits splits = load_dataset(settings.data);
@@ -240,11 +242,6 @@ int64_t log_interval(int64_t log_every, int64_t steps_per_epoch) {
 TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const TrainRunOptions& options) {
   const TrainOptions& o = run.settings.train;
   validate_params(o, TrainOptions::params());
-  FS_CHECK_USAGE(is_built_in_network(o.model), "--model ", o.model,
-                 ": runs of TorchScript models are written by the Python monitor (docs/python.md); train builds "
-                 "simple-cnn, lenet5 or alexnet");
-  FS_CHECK_USAGE(o.optimizer != "other", "--optimizer other names a monitored run's optimiser; train uses adam or sgd");
-  FS_CHECK_USAGE(o.lr > 0, "--lr must be > 0, got ", o.lr);
   configure_threads(o.threads);
   const c10::Device device = parse_device(o.device);
   const Dataset& train = run.data.train;
