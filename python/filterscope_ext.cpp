@@ -25,8 +25,13 @@
 #include "filterscope/runs/layout.h"
 #include "filterscope/core/params.h"
 #include "filterscope/core/runtime.h"
+#include "filterscope/activations/activations.h"
+#include "filterscope/activations/ood.h"
 #include "filterscope/experiments/confident_learning.h"
+#include "filterscope/experiments/gradients.h"
 #include "filterscope/experiments/label_noise.h"
+#include "filterscope/experiments/mask.h"
+#include "filterscope/explain/explain_runs.h"
 #include "filterscope/models/torchscript.h"
 #include "filterscope/runs/run_analysis.h"
 #include "filterscope/signals/overfit.h"
@@ -172,6 +177,155 @@ AnalysisFiles analyze(const torch::jit::Module& module, const std::string& name,
   record.input_shape = shape_of(data);
   py::gil_scoped_release release;  // the result is a C++ object: pybind11 wraps it after, with the GIL back
   return analyze_in_memory(*model, run, set, probe, options, record);
+}
+
+// ---- the commands on one model: ood, activations, visualize, hierarchy, gradients, mask --------
+
+// A model given from Python as the CLI's commands see a TorchScript file: the module (shared), its
+// training and evaluation images, and the normalisation that makes pixels its input.
+struct PySource {
+  ModelSource source;
+  std::filesystem::path out;
+};
+
+PySource py_source(const torch::jit::Module& module, const std::string& name, const at::Tensor& train_images,
+                   const at::Tensor& train_labels, const at::Tensor& test_images, const at::Tensor& test_labels,
+                   const std::vector<std::string>& class_names, const std::vector<double>& mean,
+                   const std::vector<double>& std, const std::string& out, const std::string& device_name,
+                   bool pixels_needed, const std::string& command) {
+  PySource p;
+  ModelSource& s = p.source;
+  s.kind = ModelSourceKind::TorchScript;
+  s.run.settings.data.dataset = "python";
+  s.run.data.train = dataset_of(train_images, train_labels, class_names, "train");
+  s.run.data.val = dataset_of(test_images, test_labels, class_names, "test");
+  FS_CHECK_USAGE(!pixels_needed || !s.run.data.train.images.is_floating_point(), command,
+                 ": images must be uint8 pixels [N, C, H, W] with mean and std (the normalisation the model expects): "
+                 "its shifted copies, noise images and pictures are made in pixel space");
+  FS_CHECK_USAGE(s.run.data.train.images.sizes().slice(1) == s.run.data.val.images.sizes().slice(1), command,
+                 ": train and test images differ in shape");
+  FS_CHECK_USAGE(mean.size() == std.size(), command, ": mean and std need one value per channel each");
+  const int64_t classes = std::max(s.run.data.train.num_classes, s.run.data.val.num_classes);
+  s.run.data.train.num_classes = s.run.data.val.num_classes = classes;
+  s.run.data.val.class_names = s.run.data.train.class_names;
+  while (static_cast<int64_t>(s.run.data.train.class_names.size()) < classes)
+    s.run.data.train.class_names.push_back(std::to_string(s.run.data.train.class_names.size()));
+  s.run.data.val.class_names = s.run.data.train.class_names;
+  if (mean.empty()) {
+    s.run.transform = fit_normalisation(s.run.data.train);
+  } else {
+    FS_CHECK_USAGE(static_cast<int64_t>(mean.size()) == s.run.data.train.channels(), command, ": mean and std give ",
+                   mean.size(), " channel(s), the images have ", s.run.data.train.channels());
+    for (double v : std) FS_CHECK_USAGE(v > 0, command, ": std must be positive, got ", v);
+    s.run.transform.mean = mean;
+    s.run.transform.std = std;
+  }
+  s.run.noisy_positions = at::empty({0}, at::kLong);
+  s.run.original_labels = at::empty({0}, at::kLong);
+  const Dataset& train = s.run.data.train;
+  s.model = torchscript_model(module, name, shape_of(train), module_device(module, device_name));
+  s.file = name;
+  s.record.kind = "torchscript";
+  s.record.file = name;
+  s.record.description = s.model->description();
+  s.record.input_shape = shape_of(train);
+  FS_CHECK_USAGE(!out.empty(), command, ": out (the folder of its files) is required");
+  p.out = out;
+  return p;
+}
+
+// Each of these runs the CLI's library call and returns the record it wrote (JSON text); the
+// Python half reads the tables it wrote beside it into DataFrames.
+std::string ood_py(const torch::jit::Module& module, const std::string& name, const at::Tensor& x, const at::Tensor& y,
+                   const at::Tensor& tx, const at::Tensor& ty, const std::vector<std::string>& classes,
+                   const std::vector<double>& mean, const std::vector<double>& std, const std::string& out,
+                   const std::string& kwargs) {
+  OodRequest request;
+  RuntimeOptions runtime;
+  runtime.device = "auto";
+  Keywords k;
+  k.add(request.ood).add(request.set).add(runtime, {"threads", "device"});
+  k.apply(kwargs);
+  configure_threads(runtime.threads);
+  PySource p = py_source(module, name, x, y, tx, ty, classes, mean, std, out, runtime.device, true, "ood");
+  py::gil_scoped_release release;
+  return run_ood(p.source, request, p.out, [](const std::string&) {}).to_json().dump();
+}
+
+std::string activations_py(const torch::jit::Module& module, const std::string& name, const at::Tensor& x,
+                           const at::Tensor& y, const at::Tensor& tx, const at::Tensor& ty,
+                           const std::vector<std::string>& classes, const std::vector<double>& mean,
+                           const std::vector<double>& std, const std::string& out, const std::string& kwargs) {
+  ActivationsRequest request;
+  RuntimeOptions runtime;
+  runtime.device = "auto";
+  Keywords k;
+  k.add(request.patterns).add(request.set).add(runtime, {"threads", "device"});
+  k.apply(kwargs);
+  configure_threads(runtime.threads);
+  PySource p = py_source(module, name, x, y, tx, ty, classes, mean, std, out, runtime.device, true, "activations");
+  py::gil_scoped_release release;
+  return run_activations(p.source, nullptr, request, p.out, [](const std::string&) {}).to_json().dump();
+}
+
+std::string visualize_py(const torch::jit::Module& module, const std::string& name, const at::Tensor& x,
+                         const at::Tensor& y, const at::Tensor& tx, const at::Tensor& ty,
+                         const std::vector<std::string>& classes, const std::vector<double>& mean,
+                         const std::vector<double>& std, const std::string& out,
+                         const std::vector<std::string>& objectives, const std::string& kwargs) {
+  VisualizeRequest request;
+  request.objectives = objectives;
+  RuntimeOptions runtime;
+  runtime.device = "auto";
+  Keywords k;
+  k.add(request.maximise).add(request.fool).add(request.visualize).add(request.set).add(runtime, {"threads", "device"});
+  k.apply(kwargs);
+  configure_threads(runtime.threads);
+  PySource p = py_source(module, name, x, y, tx, ty, classes, mean, std, out, runtime.device, true, "visualize");
+  py::gil_scoped_release release;
+  return run_visualize(p.source, request, p.out, [](const std::string&) {}).to_json().dump();
+}
+
+std::string hierarchy_py(const torch::jit::Module& module, const std::string& name, const at::Tensor& x,
+                         const at::Tensor& y, const at::Tensor& tx, const at::Tensor& ty,
+                         const std::vector<std::string>& classes, const std::vector<double>& mean,
+                         const std::vector<double>& std, const std::string& out, const std::string& kwargs) {
+  HierarchyRequest request;
+  RuntimeOptions runtime;
+  runtime.device = "auto";
+  Keywords k;
+  k.add(request.hierarchy).add(request.set).add(runtime, {"threads", "device"});
+  k.apply(kwargs);
+  configure_threads(runtime.threads);
+  PySource p = py_source(module, name, x, y, tx, ty, classes, mean, std, out, runtime.device, true, "hierarchy");
+  py::gil_scoped_release release;
+  return run_hierarchy(p.source, request, p.out, [](const std::string&) {}).hierarchy_json().dump();
+}
+
+// gradients and mask need the model's analysis on a probe set first (written into out, as the CLI
+// writes it beside a model).
+std::string gradients_or_mask_py(const std::string& command, const torch::jit::Module& module, const std::string& name,
+                                 const at::Tensor& x, const at::Tensor& y, const at::Tensor& tx, const at::Tensor& ty,
+                                 const std::vector<std::string>& classes, const std::vector<double>& mean,
+                                 const std::vector<double>& std, const std::string& out, const std::string& kwargs) {
+  ProbeSetOptions probe;
+  AnalyzeOptions analyze;
+  MaskOptions mask;
+  RuntimeOptions runtime;
+  runtime.device = "auto";
+  Keywords k;
+  k.add(probe).add(analyze).add(analyze.anomaly).add(analyze.gmm).add(analyze.pca).add(analyze.capture);
+  if (command == "mask") k.add(mask, {"baseline-seeds", "baseline-seed", "save", "paired-alpha"});
+  k.add(runtime, {"threads", "device"});
+  k.apply(kwargs);
+  analyze.progress = false;
+  configure_threads(runtime.threads);
+  PySource p = py_source(module, name, x, y, tx, ty, classes, mean, std, out, runtime.device, false, command);
+  py::gil_scoped_release release;
+  ModelAnalysis analysis = analyse_model_source(p.source, probe, analyze, p.out, true);
+  const auto quiet = [](const std::string&) {};
+  if (command == "gradients") return model_gradients(p.source, analysis, p.out, quiet).to_json().dump();
+  return model_mask(p.source, analysis, mask, p.out, quiet).to_json().dump();
 }
 
 // ---- the monitor -----------------------------------------------------------------------------
@@ -362,6 +516,11 @@ PYBIND11_MODULE(_filterscope, m) {
       .def("close", &PyMonitor::close)
       .def_property_readonly("run_dir", &PyMonitor::run_dir);
 
+  m.def("ood", &ood_py);
+  m.def("activations", &activations_py);
+  m.def("visualize", &visualize_py);
+  m.def("hierarchy", &hierarchy_py);
+  m.def("gradients_or_mask", &gradients_or_mask_py);
   m.def("overfit", &overfit, py::arg("run_dir"), py::arg("kwargs"));
   m.def("clean", &clean, py::arg("run_dir"), py::arg("kwargs"));
   m.def("confident_learning", &confident_learning_py, py::arg("labels"), py::arg("probabilities"));

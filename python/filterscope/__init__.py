@@ -27,8 +27,9 @@ import torch
 from ._filterscope import Error  # noqa: F401  (filterscope.Error: a RuntimeError with the CLI's one-line message)
 from . import _filterscope as _native
 
-__all__ = ["analyze", "Analysis", "Monitor", "IndexedDataset", "overfit", "OverfitResult", "clean", "CleanResult",
-           "confident_learning", "signals", "cli", "abi", "Error"]
+__all__ = ["analyze", "Analysis", "ood", "activations", "visualize", "hierarchy", "gradients", "mask", "ModelResult",
+           "Monitor", "IndexedDataset", "overfit", "OverfitResult", "clean", "CleanResult", "confident_learning",
+           "signals", "cli", "abi", "Error"]
 __version__ = "0.1.0"
 
 
@@ -182,6 +183,89 @@ def analyze(model, data, **kwargs):
     module = _script(model, images[:1].to(_model_device(model)))
     name = type(model).__name__ if not isinstance(model, torch.jit.ScriptModule) else model.original_name
     return Analysis(_native.analyze(module._c, name, images, labels, classes, _keywords(kwargs)))
+
+
+# ---- the other commands on one model ------------------------------------------------------------
+
+class ModelResult:
+    """What a command on one model wrote into `out` (the CLI's files): .record (its JSON record as a
+    dict), .tables (its CSV files as DataFrames, by file name), .arrays (its .npy files as tensors),
+    .out (the folder)."""
+
+    def __init__(self, record_json, out):
+        import numpy as np
+        self.record = json.loads(record_json)
+        self.out = os.fspath(out)
+        self.tables, self.arrays = {}, {}
+        for name in sorted(os.listdir(self.out)):
+            path = os.path.join(self.out, name)
+            if name.endswith(".csv"):
+                import pandas as pd
+                self.tables[name[:-4]] = pd.read_csv(path)
+            elif name.endswith(".npy"):
+                self.arrays[name[:-4]] = torch.from_numpy(np.load(path))
+
+    def __repr__(self):
+        return f"<filterscope result in {self.out}: tables {list(self.tables)}, arrays {list(self.arrays)}>"
+
+
+def _model_inputs(model, train, test, mean, std, class_names, what):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module or a TorchScript module, got {type(model).__name__}")
+    x, y, classes = _tensors(train, f"{what}: train")
+    tx, ty, _ = _tensors(test, f"{what}: test")
+    device = _model_device(model)
+    example = x[:1].float() if x.dtype == torch.uint8 else x[:1]
+    if x.dtype == torch.uint8 and mean is not None:
+        m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        sd = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+        example = (x[:1].float() / 255 - m) / sd
+    module = _script(model, example.to(device))
+    name = type(model).__name__ if not isinstance(model, torch.jit.ScriptModule) else model.original_name
+    names = [str(c) for c in (class_names or classes)]
+    return (module._c, name, x, y, tx, ty, names, [float(v) for v in (mean or [])], [float(v) for v in (std or [])])
+
+
+def ood(model, train, test, *, out, mean=None, std=None, class_names=None, **flags):
+    """`filterscope ood` on a live model: `train` (images its statistics are fitted on) and `test` (the
+    in-distribution images) as uint8 pixels with the model's `mean` and `std` (per channel, on the
+    [0, 1] scale; fitted on `train` when not given). Writes ood.json and ood_scores.csv into `out`."""
+    return ModelResult(_native.ood(*_model_inputs(model, train, test, mean, std, class_names, "ood"),
+                                   os.fspath(out), _keywords(flags)), out)
+
+
+def activations(model, train, test, *, out, mean=None, std=None, class_names=None, **flags):
+    """`filterscope activations` on a live model (uint8 pixels, as for ood)."""
+    return ModelResult(_native.activations(*_model_inputs(model, train, test, mean, std, class_names, "activations"),
+                                           os.fspath(out), _keywords(flags)), out)
+
+
+def visualize(model, train, test, *, out, objectives=(), mean=None, std=None, class_names=None, **flags):
+    """`filterscope visualize` on a live model (uint8 pixels): .arrays holds the pictures as tensors."""
+    return ModelResult(_native.visualize(*_model_inputs(model, train, test, mean, std, class_names, "visualize"),
+                                         os.fspath(out), [str(o) for o in objectives], _keywords(flags)), out)
+
+
+def hierarchy(model, train, test, *, out, mean=None, std=None, class_names=None, **flags):
+    """`filterscope hierarchy` on a live model (uint8 pixels)."""
+    return ModelResult(_native.hierarchy(*_model_inputs(model, train, test, mean, std, class_names, "hierarchy"),
+                                         os.fspath(out), _keywords(flags)), out)
+
+
+def gradients(model, train, test, *, out, mean=None, std=None, class_names=None, **flags):
+    """`filterscope gradients` on a live model: its analysis on a probe set (split=val draws it from
+    `test`, split=train from `train`), then every probe sample's gradient. Images as the model takes
+    them (float) or uint8 pixels with mean and std."""
+    return ModelResult(_native.gradients_or_mask("gradients", *_model_inputs(model, train, test, mean, std, class_names,
+                                                                              "gradients"),
+                                                 os.fspath(out), _keywords(flags)), out)
+
+
+def mask(model, train, test, *, out, mean=None, std=None, class_names=None, **flags):
+    """`filterscope mask` on a live model: its analysis, then each anomaly filter masked alone, random
+    filters, all at once; accuracies on `train` and `test`."""
+    return ModelResult(_native.gradients_or_mask("mask", *_model_inputs(model, train, test, mean, std, class_names, "mask"),
+                                                 os.fspath(out), _keywords(flags)), out)
 
 
 # ---- the monitor ---------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ computations:
 
   abi        the extension and torch._C agree on _GLIBCXX_USE_CXX11_ABI and on pybind11's internals (the
              builtins hold one internals record, the one torch made, and it carries the module's id);
+  commands   ood and gradients on a live module equal the CLI's tables on its export and the same pixels;
+             activations, visualize and hierarchy run on it (uint8 pixels required, ValueError for floats);
   analyze    filterscope.analyze on a live nn.Module equals `filterscope analyze` of the same model
              exported to TorchScript on the same images (an npy dataset), file for file: filters.csv and
              outliers.csv byte-identical, analysis.json equal but for where the model and data came from
@@ -147,6 +149,50 @@ def type_of(text):
         except ValueError:
             pass
     return text
+
+
+def check_model_commands(fsc, args, workdir):
+    """ood, activations, visualize, hierarchy, gradients and mask on a live module: ood's and gradients'
+    tables equal the CLI's on the same model (exported) and images (an npy dataset of uint8 pixels)."""
+    root = FASHION
+    x = torch.from_numpy(read_idx(os.path.join(root, "train-images-idx3-ubyte.gz"))[:600].copy())
+    y = torch.from_numpy(read_idx(os.path.join(root, "train-labels-idx1-ubyte.gz"), images=False)[:600].copy())
+    tx = torch.from_numpy(read_idx(os.path.join(root, "t10k-images-idx3-ubyte.gz"))[:300].copy())
+    ty = torch.from_numpy(read_idx(os.path.join(root, "t10k-labels-idx1-ubyte.gz"), images=False)[:300].copy())
+    folder = os.path.join(workdir, "one-model")
+    shutil.rmtree(folder, ignore_errors=True)
+    data = os.path.join(folder, "data")
+    os.makedirs(data)
+    for split, (a, b) in (("train", (x, y)), ("test", (tx, ty))):
+        np.save(os.path.join(data, f"{split}-images.npy"), a.numpy())
+        np.save(os.path.join(data, f"{split}-labels.npy"), b.numpy())
+    torch.manual_seed(0)
+    net = SmallCnn().eval()
+    exported = os.path.join(folder, "small.pt")
+    torch.jit.script(net).save(exported)
+    for command, extra, tables in (("ood", [], ["ood_scores.csv"]),
+                                   ("gradients", ["--probe-size", "100"], ["gradients.csv", "filters.csv"])):
+        cli_out = os.path.join(folder, f"cli-{command}")
+        r = subprocess.run([args.filterscope, command, exported, "--dataset", "npy", "--data-dir", data, "--val-size", "0",
+                            "--threads", "1", "--quiet", "--out", cli_out, *extra], capture_output=True, text=True)
+        check(r.returncode == 0, f"CLI {command}: {r.stderr.strip()[-300:]}")
+        kwargs = {"threads": 1}
+        if extra:
+            kwargs["probe_size"] = 100
+        result = getattr(fsc, command)(net, (x, y), (tx, ty), out=os.path.join(folder, f"py-{command}"), **kwargs)
+        for t in tables:
+            with open(os.path.join(cli_out, t), "rb") as a, open(os.path.join(result.out, t), "rb") as b:
+                check(a.read() == b.read(), f"{command}: {t} from Python differs from the CLI's")
+        check(result.tables, f"{command}: no tables read back")
+    a = fsc.activations(net, (x, y), (tx, ty), out=os.path.join(folder, "py-activations"), threads=1)
+    check(a.record.get("format", "").startswith("filterscope-activations"), f"activations record {list(a.record)[:5]}")
+    v = fsc.visualize(net, (x, y), (tx, ty), out=os.path.join(folder, "py-visualize"), parts="am", steps=8, threads=1)
+    check(any(t.dim() == 4 for t in v.arrays.values()), f"visualize: no pictures among {list(v.arrays)}")
+    hr = fsc.hierarchy(net, (x, y), (tx, ty), out=os.path.join(folder, "py-hierarchy"), threads=1)
+    check("representatives" in hr.arrays, f"hierarchy arrays {list(hr.arrays)}")
+    raises(ValueError, "images must be uint8 pixels", lambda: fsc.ood(net, (x.float(), y), (tx.float(), ty),
+                                                                      out=os.path.join(folder, "x")))
+    print("ood and gradients from Python equal the CLI's tables; activations, visualize and hierarchy run on a live module")
 
 
 def check_abi(fsc):
@@ -329,6 +375,7 @@ def main():
     check_abi(fsc)
     (x, y), _ = fashion(300, 0, seed=5)
     check_errors(fsc, args, x, y, args.workdir)
+    check_model_commands(fsc, args, args.workdir)
 
     # A built-in network (simple-cnn trained two epochs by `filterscope train`), rebuilt in PyTorch.
     run = os.path.join(args.workdir, "builtin-run")

@@ -389,9 +389,10 @@ std::string overfit_grid_markdown(const json& s) {
   auto pct = [&](const json& v) { return v.is_null() ? std::string("n/a") : num(json(100 * v.get<double>()), 1); };
   md << "# Training signals and label-noise detectors over the grid\n\n"
      << s["runs"].get<size_t>() << " runs. Rules: docs/signals.md. Accuracy lost: the oracle's (lowest validation "
-        "loss) validation accuracy minus that at the signal's epoch, in points; |Δ epochs|: distance from the "
-        "oracle's epoch. Mean ± sd over seeds.\n\n";
-  md << "## Signals over every run\n\n| signal | accuracy lost | |Δ epochs| | fired |\n|---|---|---|---|\n";
+        "loss) validation accuracy minus that at the signal's epoch, in points; epochs from the oracle: the "
+        "distance of the signal's epoch from the oracle's. Mean ± sd over the runs.\n\n";
+  md << "## Signals over every run\n\n| signal | accuracy lost (points) | epochs from the oracle (absolute) | rule fired |\n"
+        "|---|---|---|---|\n";
   for (auto it = s["signals"].begin(); it != s["signals"].end(); ++it) {
     const json& v = it.value();
     md << "| " << it.key() << " | " << pct(v["mean_val_acc_lost"]) << " ± " << pct(v["sd_val_acc_lost"]) << " | "
@@ -421,7 +422,7 @@ std::string overfit_grid_markdown(const json& s) {
     }
     md << ' ' << c["best_by_accuracy_lost"].get<std::string>() << " |\n";
   }
-  md << "\nEach cell: mean accuracy lost in points (mean |Δ epochs|).\n\n## Label-noise detectors\n\n";
+  md << "\nEach cell: mean accuracy lost in points (mean distance from the oracle's epoch).\n\n## Label-noise detectors\n\n";
   for (auto it = s["detectors"].begin(); it != s["detectors"].end(); ++it) {
     md << "Noise " << it.key() << " % (at the oracle's epoch):\n\n| detector | AUROC | AP | precision at the noise rate | runs |\n|---|---|---|---|---|\n";
     for (const auto& d : it.value())
