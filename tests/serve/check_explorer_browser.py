@@ -6,7 +6,7 @@ events: a drill-down (click on a layer), a brush on the image x epoch cube (drag
 a strip), and a click on an image. Screenshots stay in --workdir. Also: the server is loopback
 only, the page loads nothing from elsewhere, SIGINT stops the server, and the runs are unchanged.
 
-  check_explorer_browser.py --filterscope BIN --run RUN --workdir DIR
+  check_explorer_browser.py --filterscope BIN --run RUN --workdir DIR [--second RUN]
 """
 import argparse
 import json
@@ -51,14 +51,17 @@ def main():
     ap.add_argument("--filterscope", required=True)
     ap.add_argument("--run", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--second", help="the second run (default: a clean one trained here), e.g. one the Python monitor wrote")
     args = ap.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
     problems = []
 
-    clean = os.path.join(args.workdir, "clean")
-    subprocess.run([args.filterscope, "train", "--dataset", "fashion-mnist", "--train-size", "300", "--val-size", "300",
-                    "--epochs", "4", "--quiet", "--out", clean], check=True, timeout=600)
+    clean = args.second
+    if not clean:
+        clean = os.path.join(args.workdir, "clean")
+        subprocess.run([args.filterscope, "train", "--dataset", "fashion-mnist", "--train-size", "300", "--val-size", "300",
+                        "--epochs", "4", "--quiet", "--out", clean], check=True, timeout=600)
     runs = [args.run, clean]
     before = {r: snapshot(r) for r in runs}
     proc, url = start_server(args.filterscope, runs, problems)
@@ -101,6 +104,15 @@ def main():
         if foreign:
             problems.append(f"the page fetched from elsewhere: {foreign}")
         driver.save_screenshot(os.path.join(args.workdir, "explorer.png"))
+        # The second run (a monitored one in CI): its layer strips drew, and its training signals
+        # (filterscope overfit ran on it) drew a curve per signal.
+        second = driver.find_elements(By.CSS_SELECTOR, ".runcol")[-1]
+        if not second.find_elements(By.CSS_SELECTOR, ".strip[data-layer]"):
+            problems.append("the second run drew no layer strips")
+        signal_charts = [c for c in second.find_elements(By.CSS_SELECTOR, ".chart")
+                         if "training signals" in (c.get_attribute("textContent") or "")]
+        if args.second and (not signal_charts or int(signal_charts[0].get_attribute("data-marks") or 0) == 0):
+            problems.append("the second run's training signals drew nothing")
 
         def wait_action(prefix):
             try:
