@@ -18,6 +18,8 @@ computations:
              equal the norms, means and standard deviations of the weights captured here; metrics.csv's
              validation loss equals PyTorch's; the run is accepted by track, overfit, clean, report, study
              (and serve, in serve.browser);
+  no val     a loop without a validation set: NaN validation metrics, and `overfit` (CLI and Python) gives
+             each signal's stopping epoch with no oracle;
   errors     a bad keyword or value raises ValueError with the CLI's message; a wrong type TypeError; a
              model without convolutions, a monitor called out of order or twice for an epoch, and a run
              directory that holds a run raise filterscope.Error, and leave nothing half written.
@@ -193,6 +195,38 @@ def check_model_commands(fsc, args, workdir):
     raises(ValueError, "images must be uint8 pixels", lambda: fsc.ood(net, (x.float(), y), (tx.float(), ty),
                                                                       out=os.path.join(folder, "x")))
     print("ood and gradients from Python equal the CLI's tables; activations, visualize and hierarchy run on a live module")
+
+
+def check_no_validation(fsc, args, workdir):
+    """A loop without a validation set: the run says NaN for validation, and `overfit` gives every
+    signal's stopping epoch with no oracle to score it against (CLI and Python)."""
+    torch.manual_seed(4)
+    (x, y), _ = fashion(200, 0, seed=7)
+    net = SmallCnn()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    run = os.path.join(workdir, "no-validation")
+    shutil.rmtree(run, ignore_errors=True)
+    with fsc.Monitor(run, net, (x, y), optimizer=opt, quiet=True) as m:
+        for epoch in range(1, 4):
+            for start in range(0, 200, 50):
+                idx = torch.arange(start, start + 50)
+                out = net(x[idx])
+                loss = F.cross_entropy(out, y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                m.on_batch(idx, out, y[idx], loss)
+            row = m.on_epoch_end(epoch)
+            check(np.isnan(row["val_loss"]) and np.isnan(row["val_acc"]), f"epoch {epoch}: validation {row}")
+    r = subprocess.run([args.filterscope, "overfit", run, "--signals", "label_wave,gsnr,weight_alpha,train_loss",
+                        "--signal-samples", "32"], capture_output=True, text=True)
+    check(r.returncode == 0 and "no validation set" in r.stdout, f"overfit without validation: {r.returncode} {r.stderr[-200:]}")
+    o = fsc.overfit(run, signals="label_wave,gsnr,weight_alpha,train_loss", signal_samples=32)
+    check(o.oracle is None and not o.record["has_validation"], f"oracle {o.oracle}")
+    check(all(p > 0 for p in o.signals["predicted_epoch"]), f"predicted epochs {list(o.signals['predicted_epoch'])}")
+    check(o.signals["val_acc_at_predicted"].isna().all(), "accuracy at the predicted epoch without a validation set")
+    check(subprocess.run([args.filterscope, "report", run], capture_output=True).returncode == 0,
+          "report on a run without a validation set")
 
 
 def check_abi(fsc):
@@ -376,6 +410,7 @@ def main():
     (x, y), _ = fashion(300, 0, seed=5)
     check_errors(fsc, args, x, y, args.workdir)
     check_model_commands(fsc, args, args.workdir)
+    check_no_validation(fsc, args, args.workdir)
 
     # A built-in network (simple-cnn trained two epochs by `filterscope train`), rebuilt in PyTorch.
     run = os.path.join(args.workdir, "builtin-run")
