@@ -50,7 +50,7 @@ inline CommandModel open_command_model(const CLI::App* sub, const std::string& m
   ModelSourceOptions options = flags;
   options.path = model;
   CommandModel m{open_model_source(options, device), {}};
-  m.out = out.empty() ? m.source.default_analysis_dir() / name : std::filesystem::path(out);
+  m.out = out.empty() ? command_folder(m.source.default_analysis_dir(), name) : std::filesystem::path(out);
   return m;
 }
 
@@ -76,6 +76,7 @@ inline void validate_analysis_flags(const AnalyzeOptions& analyze, const ProbeSe
 }  // namespace filterscope::cli
 
 #include "filterscope/runs/run_analyses.h"
+#include "filterscope/runs/layout.h"
 
 namespace filterscope::cli {
 

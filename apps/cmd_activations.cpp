@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "filterscope/activations/activations.h"
 #include "filterscope/report/pattern_pages.h"
+#include "filterscope/runs/layout.h"
 
 namespace filterscope::cli {
 
@@ -111,7 +112,7 @@ void register_activations(CLI::App& app, Commands& commands) {
         against = std::make_unique<ModelSource>(open_model_source(other, device));
       }
       const std::filesystem::path out =
-          args->out.empty() ? source.default_analysis_dir() / "activations" : std::filesystem::path(args->out);
+          args->out.empty() ? command_folder(source.default_analysis_dir(), "activations") : std::filesystem::path(args->out);
       const ActivationsRecord record =
           run_activations(source, against.get(), args->request, out, stderr_log("activations", args->runtime.quiet));
       const std::filesystem::path page = write_activations_page(record, out);

@@ -7,6 +7,7 @@
 #include "filterscope/models/probed_model.h"
 #include "filterscope/signals/overfit.h"
 #include "filterscope/train/trainer.h"
+#include "filterscope/runs/layout.h"
 
 namespace filterscope::cli {
 
@@ -65,8 +66,8 @@ void register_train(CLI::App& app, Commands& commands) {
       RunSettings settings = args->settings;
       if (args->command.out.empty()) {
         FS_CHECK(!args->command.resume, "--resume needs --out RUN_DIR");
-        args->command.out = "runs/" + settings.train.model + "-" + settings.data.dataset + "-s" +
-                    std::to_string(settings.train.seed);
+        args->command.out =
+            default_run_dir(settings.train.model, settings.data.dataset, settings.train.seed).string();
       }
       if (args->command.resume) {
         const std::string why = "cannot change when resuming (it is in run.json)";

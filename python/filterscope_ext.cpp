@@ -342,6 +342,8 @@ class PyMonitor {
     Keywords k;
     k.add(signals);
     k.apply(signal_kwargs);
+    // Before the monitor writes the run: a bad request leaves no directory behind.
+    if (signals.signals != "none") validate_live_signals(signals, sample_log);
     const Dataset train = dataset_of(train_images, train_labels, class_names, "train_set");
     std::optional<Dataset> val;
     if (!val_images.is_none())

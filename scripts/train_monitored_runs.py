@@ -79,9 +79,12 @@ def read_mnist_json(folder):
     images, labels = [], []
     for d in range(10):
         with open(os.path.join(digits, f"{d}.json")) as f:
-            arr = np.array(json.load(f), dtype=np.float64)
-        arr = arr.reshape(-1, 28 * 28)
-        images.append(np.round(arr * 255).astype(np.uint8).reshape(-1, 1, 28, 28))
+            record = json.load(f)
+        if not isinstance(record, dict) or not isinstance(record.get("data"), list):
+            sys.exit(f"train_monitored_runs.py: {f.name}: expected {{\"data\": [pixels...]}}")
+        arr = np.array(record["data"], dtype=np.float64).reshape(-1, 28 * 28)
+        # Half away from zero, as filterscope's own reader (data/mnist_json.cpp) rounds.
+        images.append(np.floor(arr * 255 + 0.5).astype(np.uint8).reshape(-1, 1, 28, 28))
         labels.append(np.full(len(arr), d, dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
 

@@ -268,9 +268,14 @@ def check_errors(fsc, args, images, labels, workdir):
     m.close()
     raises(fsc.Error, "was closed", lambda: m.on_batch(idx, torch.zeros(8, 10), labels[:8], 1.0))
     raises(fsc.Error, "already holds a run", lambda: fsc.Monitor(run, net, data, quiet=True))
-    raises(TypeError, "give the Dataset", lambda: fsc.Monitor(os.path.join(workdir, "x"), net,
+    refused = [os.path.join(workdir, "refused-loader"), os.path.join(workdir, "refused-signal")]
+    for folder in refused:
+        shutil.rmtree(folder, ignore_errors=True)
+    raises(TypeError, "give the Dataset", lambda: fsc.Monitor(refused[0], net,
                                                               torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*data))))
-    raises(ValueError, "unknown signal 'wave'", lambda: fsc.Monitor(os.path.join(workdir, "y"), net, data, signals="wave"))
+    raises(ValueError, "unknown signal 'wave'", lambda: fsc.Monitor(refused[1], net, data, signals="wave"))
+    for folder in refused:
+        check(not os.path.exists(folder), f"a refused Monitor left {folder} behind")
     check(fsc.cli(["overfit", "--signals", "nothing", run]) == 2, "cli exit code for a bad flag value")
 
 

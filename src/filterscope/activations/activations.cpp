@@ -1,4 +1,5 @@
 #include "filterscope/activations/activations.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 
@@ -290,8 +291,8 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
           summary.set = s.name;
           summary.significance = kSignificances[sig];
           summary.layer = layer;
-          summary.frequencies_file = prefix + "frequencies/" + file_safe(layer) + suffix + ".npy";
-          summary.histogram_file = prefix + "histograms/" + file_safe(layer) + suffix + ".npy";
+          summary.frequencies_file = activations_files::array(prefix, "frequencies", file_safe(layer), suffix);
+          summary.histogram_file = activations_files::array(prefix, "histograms", file_safe(layer), suffix);
           write_npy(out / summary.frequencies_file, f);
           write_npy(out / summary.histogram_file, frequency_histograms(f));
           summary.mean_frequency = mean_of(f);
@@ -316,10 +317,10 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
         r.threshold = 1.0 / static_cast<double>(r.inputs);
         r.mean_frequency = mean_of(f);
         const std::string suffix = s.name == "in" ? "" : "." + s.name;
-        r.histogram_file = prefix + "interactions/" + file_safe(l.layer) + suffix + ".npy";
+        r.histogram_file = activations_files::array(prefix, "interactions", file_safe(l.layer), suffix);
         write_npy(out / r.histogram_file, frequency_histograms(f));
         if (f.numel() <= request.patterns.max_interaction_values) {
-          r.frequencies_file = prefix + "interactions/" + file_safe(l.layer) + suffix + ".frequencies.npy";
+          r.frequencies_file = activations_files::array(prefix, "interactions", file_safe(l.layer), suffix + ".frequencies");
           write_npy(out / *r.frequencies_file, f);
         }
         record.interactions.push_back(r);
@@ -361,8 +362,8 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
           d.significance = kSignificances[sig];
           d.layer = layer;
           d.pair = pair;
-          d.file = prefix + "kl/" + file_safe(layer) + (pair == "in-in" ? "" : "." + pair) + (sig == 1 ? ".s2" : "") +
-                   ".npy";
+          d.file = activations_files::array(prefix, "kl", file_safe(layer),
+                                            (pair == "in-in" ? "" : "." + pair) + (sig == 1 ? ".s2" : ""));
           write_npy(out / d.file, kl);
           const auto [same, between] = diagonal_means(kl);
           // Within one set the diagonal is a class against itself: nothing to report.
@@ -378,7 +379,7 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
     if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
   record.notes = notes;
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  write_file_atomic(out / "activations.json", record.to_json().dump(2) + "\n");
+  write_file_atomic(out / activations_files::kJson, record.to_json().dump(2) + "\n");
   return record;
 }
 

@@ -1,4 +1,5 @@
 #include "filterscope/activations/ood.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 
@@ -468,7 +469,7 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
 
   // Files.
   ensure_directory(out);
-  write_npy(out / "fit_indices.npy", fit.indices);
+  write_npy(out / ood_files::kFitIndices, fit.indices);
   std::ostringstream csv;
   csv.precision(17);
   csv << "set,kind,index,label,prediction";
@@ -498,8 +499,8 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
   rows("in", "in", in, true, in_pred, in_scores);
   for (size_t i = 0; i < sets.size(); ++i)
     rows(sets[i].record.name, sets[i].record.kind, sets[i].data, sets[i].labelled, ood_preds[i], ood_scores[i]);
-  write_file_atomic(out / "ood_scores.csv", csv.str());
-  write_file_atomic(out / "ood.json", record.to_json().dump(2) + "\n");
+  write_file_atomic(out / ood_files::kScoresCsv, csv.str());
+  write_file_atomic(out / ood_files::kJson, record.to_json().dump(2) + "\n");
   return record;
 }
 

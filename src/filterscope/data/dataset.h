@@ -59,6 +59,11 @@ Dataset make_synthetic(int64_t size, int64_t seed, const std::string& name = "sy
 /// class name a line). Throws Error naming the file for a wrong shape, dtype or label.
 DatasetSplits read_npy_folder(const std::filesystem::path& dir);
 
+/// Writes the npy dataset read_npy_folder reads: `train` and `test` (a test split of 0 images
+/// when `test` is null: no validation set) and the class names. Images as they are (uint8 or float32).
+void write_npy_folder(const std::filesystem::path& dir, const Dataset& train, const Dataset* test,
+                      const std::vector<std::string>& class_names);
+
 /// Pixels to show, uint8 [M, C, H, W]: 8-bit images as they are, float ones scaled per image from
 /// their minimum to their maximum.
 at::Tensor display_pixels(const at::Tensor& images);

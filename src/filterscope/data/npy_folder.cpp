@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/files.h"
 #include "filterscope/data/dataset.h"
 #include "filterscope/io/npy.h"
 
@@ -12,6 +13,11 @@ namespace filterscope {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The files of the format, in one place: the reader and the writer below use these.
+fs::path images_file(const fs::path& dir, const char* split) { return dir / (std::string(split) + "-images.npy"); }
+fs::path labels_file(const fs::path& dir, const char* split) { return dir / (std::string(split) + "-labels.npy"); }
+fs::path classes_file(const fs::path& dir) { return dir / "classes.txt"; }
 
 Dataset read_split(const fs::path& images_file, const fs::path& labels_file, const std::string& name) {
   FS_CHECK(fs::exists(labels_file), labels_file.string(), ": missing (the labels of ", images_file.string(), ")");
@@ -44,26 +50,27 @@ Dataset read_split(const fs::path& images_file, const fs::path& labels_file, con
 
 DatasetSplits read_npy_folder(const fs::path& dir) {
   DatasetSplits s;
-  const fs::path train = dir / "train-images.npy";
+  const fs::path train = images_file(dir, "train");
   FS_CHECK(fs::exists(train), dir.string(), ": no train-images.npy (an npy dataset holds train-images.npy, "
                                             "train-labels.npy and optionally test-images.npy, test-labels.npy, classes.txt)");
-  s.train = read_split(train, dir / "train-labels.npy", "npy/train");
+  s.train = read_split(train, labels_file(dir, "train"), "npy/train");
   FS_CHECK(s.train.size() > 0, train.string(), ": no images");
-  if (fs::exists(dir / "test-images.npy")) {
-    s.test = read_split(dir / "test-images.npy", dir / "test-labels.npy", "npy/test");
-    FS_CHECK(s.test.size() == 0 || s.test.images.sizes().slice(1) == s.train.images.sizes().slice(1),
-             (dir / "test-images.npy").string(), ": images of another shape than train-images.npy's");
-    FS_CHECK(s.test.images.scalar_type() == s.train.images.scalar_type(), (dir / "test-images.npy").string(),
+  const fs::path test = images_file(dir, "test");
+  if (fs::exists(test)) {
+    s.test = read_split(test, labels_file(dir, "test"), "npy/test");
+    FS_CHECK(s.test.size() == 0 || s.test.images.sizes().slice(1) == s.train.images.sizes().slice(1), test.string(),
+             ": images of another shape than train-images.npy's");
+    FS_CHECK(s.test.images.scalar_type() == s.train.images.scalar_type(), test.string(),
              ": another dtype than train-images.npy's");
   }
   int64_t classes = s.train.labels.max().item<int64_t>() + 1;
   if (s.test.size() > 0) classes = std::max(classes, s.test.labels.max().item<int64_t>() + 1);
   std::vector<std::string> names;
-  if (fs::exists(dir / "classes.txt")) {
-    std::ifstream in(dir / "classes.txt");
+  if (fs::exists(classes_file(dir))) {
+    std::ifstream in(classes_file(dir));
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) names.push_back(line);
-    FS_CHECK(static_cast<int64_t>(names.size()) >= classes, (dir / "classes.txt").string(), ": names ", names.size(),
+    FS_CHECK(static_cast<int64_t>(names.size()) >= classes, classes_file(dir).string(), ": names ", names.size(),
              " classes; the labels go up to ", classes - 1);
     classes = static_cast<int64_t>(names.size());
   } else {
@@ -75,6 +82,29 @@ DatasetSplits read_npy_folder(const fs::path& dir) {
     d->class_names = names;
   }
   return s;
+}
+
+void write_npy_folder(const fs::path& dir, const Dataset& train, const Dataset* test,
+                      const std::vector<std::string>& class_names) {
+  ensure_directory(dir);
+  auto images = [](const Dataset& d) {
+    return d.images.is_floating_point() ? d.images.to(at::kCPU, at::kFloat) : d.images.to(at::kCPU);
+  };
+  write_npy(images_file(dir, "train"), images(train));
+  write_npy(labels_file(dir, "train"), train.labels.to(at::kCPU, at::kLong));
+  if (test != nullptr) {
+    write_npy(images_file(dir, "test"), images(*test));
+    write_npy(labels_file(dir, "test"), test->labels.to(at::kCPU, at::kLong));
+  } else {
+    // No validation set: an empty test split (not none, which would hold images out of train).
+    std::vector<int64_t> shape = train.images.sizes().vec();
+    shape[0] = 0;
+    write_npy(images_file(dir, "test"), at::empty(shape, images(train).options()));
+    write_npy(labels_file(dir, "test"), at::empty({0}, at::kLong));
+  }
+  std::string names;
+  for (const auto& n : class_names) names += n + "\n";
+  write_file_atomic(classes_file(dir), names);
 }
 
 at::Tensor display_pixels(const at::Tensor& images) {

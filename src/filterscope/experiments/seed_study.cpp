@@ -301,9 +301,9 @@ StudyRecord seed_study(const std::vector<fs::path>& runs, const fs::path& out_di
                        const std::function<void(const std::string&)>& log) {
   StudyRecord s = aggregate_seeds(runs, options);
   ensure_directory(out_dir);
-  write_file_atomic(out_dir / "study.json", s.to_json().dump(1) + "\n");
-  write_file_atomic(out_dir / "study.md", study_markdown(s));
-  log(detail::concat("aggregated ", runs.size(), " seed(s) into ", (out_dir / "study.json").string()));
+  write_file_atomic(out_dir / study_files::kJson, s.to_json().dump(1) + "\n");
+  write_file_atomic(out_dir / study_files::kMarkdown, study_markdown(s));
+  log(detail::concat("aggregated ", runs.size(), " seed(s) into ", (out_dir / study_files::kJson).string()));
   return s;
 }
 

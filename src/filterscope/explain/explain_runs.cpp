@@ -1,4 +1,5 @@
 #include "filterscope/explain/explain_runs.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 
@@ -105,7 +106,7 @@ json VisualizeRecord::to_json() const {
     j["maximisation"] = {{"objectives", objectives},
                          {"images", images},
                          {"class_success_rate", class_success_rate ? json_number(*class_success_rate) : json(nullptr)},
-                         {"files", {"am_images.npy", "am_start.npy", "am_grid.png"}}};
+                         {"files", {visualize_files::kAmImages, visualize_files::kAmStart, visualize_files::kAmGrid}}};
   }
   if (fooling) {
     const FoolResult& f = *fooling;
@@ -117,7 +118,7 @@ json VisualizeRecord::to_json() const {
       flipped += f.steps[i] >= 0;
     }
     j["fooling"] = {{"from", f.from}, {"to", f.to}, {"images", images}, {"flipped", flipped},
-                    {"files", {"fool_start.npy", "fool_images.npy", "fool_difference.npy", "fool.png"}}};
+                    {"files", {visualize_files::kFoolStart, visualize_files::kFoolImages, visualize_files::kFoolDifference, visualize_files::kFoolGrid}}};
   }
   if (gradcam) {
     json images = json::array();
@@ -125,7 +126,7 @@ json VisualizeRecord::to_json() const {
       images.push_back({{"dataset_index", gradcam_dataset_index[i]}, {"label", gradcam_labels[i]},
                         {"target", gradcam->targets[static_cast<int64_t>(i)].item<int64_t>()},
                         {"prediction", gradcam->predictions[static_cast<int64_t>(i)].item<int64_t>()}});
-    j["gradcam"] = {{"layer", gradcam->layer}, {"images", images}, {"files", {"gradcam.npy", "gradcam.png"}}};
+    j["gradcam"] = {{"layer", gradcam->layer}, {"images", images}, {"files", {visualize_files::kGradcam, visualize_files::kGradcamGrid}}};
   }
   if (top) {
     json channels = json::array();
@@ -133,7 +134,7 @@ json VisualizeRecord::to_json() const {
       channels.push_back({{"channel", top->channels[c]}, {"dataset_index", ints(top_dataset_index[c])},
                           {"values", top->top_values[c]}, {"histogram", ints(top->histogram[c])},
                           {"low", json_number(top->low[c])}, {"high", json_number(top->high[c])}});
-    j["top"] = {{"layer", top->layer}, {"channels", channels}, {"files", {"top_images.png"}}};
+    j["top"] = {{"layer", top->layer}, {"channels", channels}, {"files", {visualize_files::kTopGrid}}};
   }
   if (out_of_sample) {
     json rows = json::array();
@@ -191,9 +192,9 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
       hits += m.prediction_after[i] == *target;
     }
     if (total > 0) r.class_success_rate = static_cast<double>(hits) / static_cast<double>(total);
-    write_npy(out / "am_images.npy", m.images);
-    write_npy(out / "am_start.npy", m.start);
-    write_png(out / "am_grid.png", image_grid(m.images, static_cast<int64_t>(texts.size())), 3);
+    write_npy(out / visualize_files::kAmImages, m.images);
+    write_npy(out / visualize_files::kAmStart, m.start);
+    write_png(out / visualize_files::kAmGrid, image_grid(m.images, static_cast<int64_t>(texts.size())), 3);
     r.pictures.push_back({"am_start", m.start});
     r.pictures.push_back({"am_images", m.images});
     r.maximisation = std::move(m);
@@ -206,12 +207,12 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
     const int64_t to = class_of(request.fool.pair.substr(colon + 1), r.class_names, "--fool");
     log("pixel fooling: " + r.class_names[static_cast<size_t>(from)] + " -> " + r.class_names[static_cast<size_t>(to)]);
     FoolResult f = fool(model, set, transform, from, to, request.fool);
-    write_npy(out / "fool_start.npy", f.start);
-    write_npy(out / "fool_images.npy", f.fooled);
-    write_npy(out / "fool_difference.npy", f.difference);
+    write_npy(out / visualize_files::kFoolStart, f.start);
+    write_npy(out / visualize_files::kFoolImages, f.fooled);
+    write_npy(out / visualize_files::kFoolDifference, f.difference);
     const at::Tensor top = f.difference.flatten(1).amax(1).clamp_min(1e-12).view({-1, 1, 1});
     const at::Tensor diff = (f.difference / top).unsqueeze(1).expand({-1, f.start.size(1), -1, -1});
-    write_png(out / "fool.png", image_grid(at::stack({f.start, f.fooled, diff}, 1).flatten(0, 1), 3), 3);
+    write_png(out / visualize_files::kFoolGrid, image_grid(at::stack({f.start, f.fooled, diff}, 1).flatten(0, 1), 3), 3);
     r.pictures.push_back({"fool_start", f.start});
     r.pictures.push_back({"fool_images", f.fooled});
     r.pictures.push_back({"fool_difference", (f.difference / top).unsqueeze(1)});
@@ -222,12 +223,12 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
     const Dataset images = subset(set, at::arange(std::min(o.gradcam_images, set.size()), at::kLong), set.name);
     log("Grad-CAM at " + layer + " on " + std::to_string(images.size()) + " images");
     GradCamResult g = grad_cam(model, images, transform, layer, o.gradcam_class, request.set.batch_size);
-    write_npy(out / "gradcam.npy", g.cam);
+    write_npy(out / visualize_files::kGradcam, g.cam);
     const at::Tensor pixels = images.images.to(at::kFloat).div(255);
     const at::Tensor over = overlay(pixels, g.upsampled);
     // The picture holds the first kPngPictures images (a PNG of thousands is slow to write and to look at).
     const int64_t shown = std::min<int64_t>(kPngPictures, pixels.size(0));
-    write_png(out / "gradcam.png",
+    write_png(out / visualize_files::kGradcamGrid,
               image_grid(at::stack({pixels.narrow(0, 0, shown).expand({-1, 3, -1, -1}), over.narrow(0, 0, shown)}, 1)
                              .flatten(0, 1),
                          2 * cols_default),
@@ -259,7 +260,7 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
       r.top_dataset_index.emplace_back(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
     }
     const at::Tensor all = at::cat(grid);
-    write_png(out / "top_images.png", image_grid(all, static_cast<int64_t>(t.top.at(0).size())), 3);
+    write_png(out / visualize_files::kTopGrid, image_grid(all, static_cast<int64_t>(t.top.at(0).size())), 3);
     r.pictures.push_back({"top_images", all});
     r.top = std::move(t);
   }
@@ -283,7 +284,7 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
                                         request.set.batch_size);
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  write_file_atomic(out / "visualize.json", r.to_json().dump(2) + "\n");
+  write_file_atomic(out / visualize_files::kJson, r.to_json().dump(2) + "\n");
   return r;
 }
 
@@ -304,7 +305,7 @@ json HierarchyRecord::hierarchy_json() const {
           {"root", hierarchy.nodes.back().id},
           {"mst", mst},
           {"mst_weight", json_number(hierarchy.mst_weight)},
-          {"files", {"representatives.npy", "distances.npy"}},
+          {"files", {hierarchy_files::kRepresentatives, hierarchy_files::kDistances}},
           {"notes", notes},
           {"seconds", seconds}};
 }
@@ -368,8 +369,8 @@ HierarchyRecord run_hierarchy(ModelSource& source, const HierarchyRequest& reque
   const at::Tensor distances = cosine_distances(reps);
   r.hierarchy = build_hierarchy(distances, r.labels);
   ensure_directory(out);
-  write_npy(out / "representatives.npy", reps);
-  write_npy(out / "distances.npy", distances);
+  write_npy(out / hierarchy_files::kRepresentatives, reps);
+  write_npy(out / hierarchy_files::kDistances, distances);
 
   // The filter prediction tree of one class.
   r.tree_class = o.tree_class.empty() ? 0 : class_of(o.tree_class, set.class_names, "--tree-class");
@@ -410,8 +411,8 @@ HierarchyRecord run_hierarchy(ModelSource& source, const HierarchyRequest& reque
   }
   r.pictures.push_back({"tree_images", images.images.to(at::kFloat).div(255)});
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  write_file_atomic(out / "hierarchy.json", r.hierarchy_json().dump(2) + "\n");
-  write_file_atomic(out / ("tree-" + std::to_string(r.tree_class) + ".json"), r.tree_json().dump(2) + "\n");
+  write_file_atomic(out / hierarchy_files::kJson, r.hierarchy_json().dump(2) + "\n");
+  write_file_atomic(out / hierarchy_files::tree(r.tree_class), r.tree_json().dump(2) + "\n");
   return r;
 }
 

@@ -174,7 +174,7 @@ std::vector<GridRun> grid_runs(const fs::path& out, const GridOptions& o) {
         const int64_t seeds = main_cell ? std::max(o.seeds, o.main_seeds) : o.seeds;
         for (int64_t seed = 1; seed <= seeds; ++seed) {
           GridRun r{network, dataset, noise, seed, {}};
-          r.dir = out / "runs" / (network + "-" + dataset + "-n" + percent_name(noise)) / ("seed-" + std::to_string(seed));
+          r.dir = grid_files::run(out, network, dataset, percent_name(noise), seed);
           // A network filterscope does not build is trained elsewhere first (a monitored run).
           FS_CHECK_USAGE(is_built_in_network(network) || RunLayout(r.dir).is_run(), "--networks: ", printable(network),
                          " is not a built-in network and ", r.dir.string(),
@@ -202,8 +202,8 @@ json run_overfit_grid(const fs::path& out, const GridOptions& o, const std::func
   o.ranks.barrier();
   if (!o.ranks.root()) return nullptr;
   const json summary = summarise_overfit_grid(out, o);
-  write_file_atomic(out / "overfit-study.json", summary.dump(1) + "\n");
-  write_file_atomic(out / "overfit-study.md", overfit_grid_markdown(summary));
+  write_file_atomic(out / grid_files::kJson, summary.dump(1) + "\n");
+  write_file_atomic(out / grid_files::kMarkdown, overfit_grid_markdown(summary));
   // One row per run and signal, for pandas.
   std::string csv = "network,dataset,noise,seed,oracle_epoch,signal,predicted_epoch,fired,epochs_from_oracle,val_acc_lost\n";
   for (const auto& r : runs) {
@@ -218,7 +218,7 @@ json run_overfit_grid(const fs::path& out, const GridOptions& o, const std::func
       csv += line;
     }
   }
-  write_file_atomic(out / "overfit-study.csv", csv);
+  write_file_atomic(out / grid_files::kCsv, csv);
   return summary;
 }
 

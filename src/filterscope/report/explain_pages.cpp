@@ -1,4 +1,5 @@
 #include "filterscope/report/explain_pages.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 
@@ -32,7 +33,7 @@ fs::path write_page(const json& data, const fs::path& page) {
 
 fs::path write_visualize_page(const VisualizeRecord& record, const fs::path& dir) {
   return write_page({{"kind", "visualize"}, {"record", record.to_json()}, {"pictures", pictures_json(record.pictures)}},
-                    dir / "visualize.html");
+                    dir / visualize_files::kPage);
 }
 
 fs::path write_hierarchy_page(const HierarchyRecord& record, const fs::path& dir) {
@@ -40,7 +41,7 @@ fs::path write_hierarchy_page(const HierarchyRecord& record, const fs::path& dir
                      {"record", record.hierarchy_json()},
                      {"tree", record.tree_json()},
                      {"pictures", pictures_json(record.pictures)}},
-                    dir / "hierarchy.html");
+                    dir / hierarchy_files::kPage);
 }
 
 }  // namespace filterscope

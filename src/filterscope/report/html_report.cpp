@@ -449,7 +449,7 @@ fs::path write_study_page(const StudyRecord& study, const fs::path& out_dir) {
     reports.push_back(ec || relative.empty() ? fs::absolute(report).string() : relative.string());
   }
   const nlohmann::json data = {{"study", study.to_json()}, {"reports", reports}};
-  const fs::path file = out_dir / "study.html";
+  const fs::path file = out_dir / study_files::kPage;
   write_file_atomic(file, render_page(study_template(), data));
   return file;
 }

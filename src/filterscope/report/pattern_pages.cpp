@@ -1,4 +1,5 @@
 #include "filterscope/report/pattern_pages.h"
+#include "filterscope/runs/layout.h"
 
 #include <ATen/ATen.h>
 
@@ -50,13 +51,13 @@ json activations_page_data(const ActivationsRecord& record, const fs::path& dir)
 json ood_page_data(const OodRecord& record) { return {{"kind", "ood"}, {"record", record.to_json()}}; }
 
 fs::path write_activations_page(const ActivationsRecord& record, const fs::path& dir) {
-  const fs::path page = dir / "activations.html";
+  const fs::path page = dir / activations_files::kPage;
   write_file_atomic(page, render_page(patterns_template(), activations_page_data(record, dir)));
   return page;
 }
 
 fs::path write_ood_page(const OodRecord& record, const fs::path& dir) {
-  const fs::path page = dir / "ood.html";
+  const fs::path page = dir / ood_files::kPage;
   write_file_atomic(page, render_page(patterns_template(), ood_page_data(record)));
   return page;
 }

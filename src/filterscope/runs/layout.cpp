@@ -96,4 +96,20 @@ std::optional<RunLayout> RunLayout::of_checkpoint(const fs::path& checkpoint_fil
   return layout;
 }
 
+fs::path default_run_dir(const std::string& model, const std::string& dataset, int64_t seed) {
+  return fs::path("runs") / (model + "-" + dataset + "-s" + std::to_string(seed));
+}
+
+std::string activations_files::array(const std::string& prefix, const std::string& group, const std::string& stem,
+                                     const std::string& suffix) {
+  return prefix + group + "/" + stem + suffix + ".npy";
+}
+
+std::string hierarchy_files::tree(int64_t class_index) { return "tree-" + std::to_string(class_index) + ".json"; }
+
+fs::path grid_files::run(const fs::path& out, const std::string& network, const std::string& dataset,
+                         const std::string& noise_percent, int64_t seed) {
+  return out / "runs" / (network + "-" + dataset + "-n" + noise_percent) / ("seed-" + std::to_string(seed));
+}
+
 }  // namespace filterscope

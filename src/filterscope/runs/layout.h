@@ -118,4 +118,69 @@ class RunLayout {
   std::filesystem::path root_;
 };
 
+/// The folder of a command on one model (ood, activations, visualize, hierarchy): inside the model's
+/// analysis folder (RUN/analysis/epoch-NNN/ for a run's checkpoint, "<file stem>-analysis" beside a
+/// file) unless --out says otherwise.
+inline std::filesystem::path command_folder(const std::filesystem::path& analysis_dir, const std::string& command) {
+  return analysis_dir / command;
+}
+
+/// Where `train` puts a run without --out: runs/MODEL-DATASET-sSEED.
+std::filesystem::path default_run_dir(const std::string& model, const std::string& dataset, int64_t seed);
+
+/// The files each command writes into its folder: spelled here, asked for by the features and pages.
+namespace ood_files {
+inline constexpr const char* kJson = "ood.json";
+inline constexpr const char* kScoresCsv = "ood_scores.csv";
+inline constexpr const char* kFitIndices = "fit_indices.npy";
+inline constexpr const char* kPage = "ood.html";
+}  // namespace ood_files
+
+namespace activations_files {
+inline constexpr const char* kJson = "activations.json";
+inline constexpr const char* kPage = "activations.html";
+/// An array of the activations folder, relative to it: [against/]GROUP/STEM[SUFFIX].npy, GROUP one
+/// of frequencies, histograms, interactions, kl (what activations.json names).
+std::string array(const std::string& prefix, const std::string& group, const std::string& stem, const std::string& suffix);
+}  // namespace activations_files
+
+namespace visualize_files {
+inline constexpr const char* kJson = "visualize.json";
+inline constexpr const char* kPage = "visualize.html";
+inline constexpr const char* kAmImages = "am_images.npy";
+inline constexpr const char* kAmStart = "am_start.npy";
+inline constexpr const char* kAmGrid = "am_grid.png";
+inline constexpr const char* kFoolStart = "fool_start.npy";
+inline constexpr const char* kFoolImages = "fool_images.npy";
+inline constexpr const char* kFoolDifference = "fool_difference.npy";
+inline constexpr const char* kFoolGrid = "fool.png";
+inline constexpr const char* kGradcam = "gradcam.npy";
+inline constexpr const char* kGradcamGrid = "gradcam.png";
+inline constexpr const char* kTopGrid = "top_images.png";
+}  // namespace visualize_files
+
+namespace hierarchy_files {
+inline constexpr const char* kJson = "hierarchy.json";
+inline constexpr const char* kPage = "hierarchy.html";
+inline constexpr const char* kRepresentatives = "representatives.npy";
+inline constexpr const char* kDistances = "distances.npy";
+/// tree-CLASS.json
+std::string tree(int64_t class_index);
+}  // namespace hierarchy_files
+
+/// `filterscope study OUT` and `filterscope grid OUT`.
+namespace study_files {
+inline constexpr const char* kJson = "study.json";
+inline constexpr const char* kMarkdown = "study.md";
+inline constexpr const char* kPage = "study.html";
+}  // namespace study_files
+namespace grid_files {
+inline constexpr const char* kJson = "overfit-study.json";
+inline constexpr const char* kMarkdown = "overfit-study.md";
+inline constexpr const char* kCsv = "overfit-study.csv";
+/// OUT/runs/NETWORK-DATASET-nPCT/seed-S
+std::filesystem::path run(const std::filesystem::path& out, const std::string& network, const std::string& dataset,
+                          const std::string& noise_percent, int64_t seed);
+}  // namespace grid_files
+
 }  // namespace filterscope

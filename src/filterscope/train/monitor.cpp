@@ -43,30 +43,6 @@ void check_split(const Dataset& d, const std::string& what) {
            ": images must be float (network input) or uint8 pixels");
 }
 
-// The data the loop trains on, as the npy dataset every command reads back.
-void write_data(const fs::path& dir, const Dataset& train, const std::optional<Dataset>& val,
-                const std::vector<std::string>& class_names) {
-  ensure_directory(dir);
-  auto images = [](const Dataset& d) {
-    return d.images.is_floating_point() ? d.images.to(at::kCPU, at::kFloat) : d.images.to(at::kCPU);
-  };
-  write_npy(dir / "train-images.npy", images(train));
-  write_npy(dir / "train-labels.npy", train.labels.to(at::kCPU, at::kLong));
-  if (val) {
-    write_npy(dir / "test-images.npy", images(*val));
-    write_npy(dir / "test-labels.npy", val->labels.to(at::kCPU, at::kLong));
-  } else {
-    // No validation set: an empty test split (not "none", which would hold images out of train).
-    std::vector<int64_t> shape = train.images.sizes().vec();
-    shape[0] = 0;
-    write_npy(dir / "test-images.npy", at::empty(shape, images(train).options()));
-    write_npy(dir / "test-labels.npy", at::empty({0}, at::kLong));
-  }
-  std::string names;
-  for (const auto& n : class_names) names += n + "\n";
-  write_file_atomic(dir / "classes.txt", names);
-}
-
 }  // namespace
 
 RunMonitor::RunMonitor(fs::path run_dir, std::unique_ptr<ProbedModel> model, const Dataset& train,
@@ -115,7 +91,8 @@ RunMonitor::RunMonitor(fs::path run_dir, std::unique_ptr<ProbedModel> model, con
   while (static_cast<int64_t>(names.size()) < classes) names.push_back(std::to_string(names.size()));
 
   ensure_directory(run_dir_);
-  write_data(layout.data_dir(), train, val, names);
+  // The data the loop trains on, as the npy dataset every command reads back.
+  write_npy_folder(layout.data_dir(), train, val ? &*val : nullptr, names);
   RunSettings settings;
   settings.data.dataset = "npy";
   settings.data.data_dir = fs::absolute(layout.data_dir()).lexically_normal().string();
