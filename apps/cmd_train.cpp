@@ -83,7 +83,7 @@ void register_train(CLI::App& app, Commands& commands) {
       validate_params(settings.data, DataOptions::params());
       validate_params(settings.split, SplitOptions::params());
       validate_params(settings.train, TrainOptions::params());
-      if (args->alarm.signals != "none") validate_live_signals(args->alarm, !args->command.no_sample_log);
+      validate_live_signals(args->alarm, !args->command.no_sample_log);
       const PreparedRun run = prepare_run(settings);
       TrainRunOptions options;
       options.resume = args->command.resume;
@@ -93,7 +93,9 @@ void register_train(CLI::App& app, Commands& commands) {
       options.log_every = args->command.log_every;
       // The live overfitting alarm: the cheap training signals after every epoch (--signals none: off).
       std::unique_ptr<LiveOverfitAlarm> alarm;
-      if (args->alarm.signals != "none") {
+      const std::string alarm_off = live_alarm_off_reason(args->alarm, options.sample_log);
+      if (!alarm_off.empty() && !args->runtime.quiet) std::fprintf(stderr, "train: %s\n", alarm_off.c_str());
+      if (live_alarm_runs(args->alarm, options.sample_log)) {
         alarm = std::make_unique<LiveOverfitAlarm>(args->command.out, args->alarm, signal_run_info(settings),
                                                    run.data.train, run.transform, options.sample_log);
         const c10::Device device = parse_device(settings.train.device);

@@ -4,8 +4,11 @@
   monitor   a simple-cnn (the built-in network, in PyTorch) trained on 2,000 Fashion-MNIST images, batch
             32, 3 epochs, one thread: seconds per training step without the monitor, with it (default:
             weights logged 4 times an epoch, per-sample records, validation of 500 images at each
-            epoch's end, live alarm "live"), and with log_every = one epoch and no alarm; the monitor's
-            share of a step. on_batch alone and everything (epoch ends included, spread over the steps).
+            epoch's end, live alarm "live"), with log_every = one epoch and no alarm ("relaxed"), and
+            the default without a val_set ("no-val": the loop validates on its own, or not at all).
+            For each: everything (epoch ends included, spread over the steps) as a share of a step;
+            on_batch per call (median of its calls, the first call apart: it opens the run log) as a
+            share of the median step; and the epoch end's seconds. One untimed run warms up first.
   analyze   `filterscope analyze` of the same network exported to TorchScript on 500 images (an npy
             dataset) as a process, against filterscope.analyze on the live module in this process: whole
             seconds, and the peak memory of each (the process's max RSS; the Python side's growth).
@@ -51,7 +54,7 @@ def data():
 
 
 def train(fsc, mode, workdir, seed=0):
-    """Seconds per step (whole loop) and seconds of on_batch alone per step."""
+    """Seconds per step (whole loop), on_batch's seconds per call (all calls) and on_epoch_end's."""
     torch.manual_seed(seed)
     (x, y), (vx, vy) = data()
     net = builtin_network("simple-cnn", 1, 10, 28)
@@ -63,9 +66,10 @@ def train(fsc, mode, workdir, seed=0):
     if mode != "none":
         run = os.path.join(workdir, f"run-{mode}-{time.monotonic_ns()}")
         kwargs = dict(log_every=63, signals="none") if mode == "relaxed" else {}
-        monitor = fsc.Monitor(run, net, train_set, (vx, vy), optimizer=opt, quiet=True, **kwargs)
+        monitor = fsc.Monitor(run, net, train_set, None if mode == "no-val" else (vx, vy), optimizer=opt,
+                              quiet=True, **kwargs)
     steps = 0
-    in_batch = 0.0
+    calls, ends = [], []
     start = time.perf_counter()
     for epoch in range(1, 4):
         net.train()
@@ -78,13 +82,15 @@ def train(fsc, mode, workdir, seed=0):
             if monitor:
                 t = time.perf_counter()
                 monitor.on_batch(idx, logits, yb, loss)
-                in_batch += time.perf_counter() - t
+                calls.append(time.perf_counter() - t)
             steps += 1
         if monitor:
+            t = time.perf_counter()
             monitor.on_epoch_end(epoch)
+            ends.append(time.perf_counter() - t)
     if monitor:
         monitor.close()
-    return (time.perf_counter() - start) / steps, in_batch / steps
+    return (time.perf_counter() - start) / steps, calls, ends
 
 
 def max_rss_mib(usage):
@@ -108,21 +114,31 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="filterscope-bench-")
     os.makedirs(workdir, exist_ok=True)
 
-    steps = {"none": [], "default": [], "relaxed": []}
-    batch = {"default": [], "relaxed": []}
+    modes = ("default", "relaxed", "no-val")
+    steps = {m: [] for m in ("none",) + modes}
+    per_call = {m: [] for m in modes}
+    first_call = {m: [] for m in modes}
+    epoch_end = {m: [] for m in modes}
+    train(fsc, "default", workdir, seed=99)  # warm-up: the first run pays for the process's first calls
     for r in range(args.repeat):
-        for mode in ("none", "default", "relaxed"):
-            step, in_batch = train(fsc, mode, workdir, seed=r)
+        for mode in ("none",) + modes:
+            step, calls, ends = train(fsc, mode, workdir, seed=r)
             steps[mode].append(step)
             if mode != "none":
-                batch[mode].append(in_batch)
+                per_call[mode].append(statistics.median(calls[1:]))
+                first_call[mode].append(calls[0])
+                epoch_end[mode].append(statistics.median(ends))
+    base = statistics.median(steps["none"])
     print("## monitor: seconds per training step (simple-cnn, batch 32, 2,000 images, 3 epochs, 1 thread)")
-    print(f"- without the monitor: {spread([1e3 * s for s in steps['none']], '{:.2f}')} ms")
-    for mode in ("default", "relaxed"):
-        share = [100 * (steps[mode][i] / steps["none"][i] - 1) for i in range(args.repeat)]
-        own = [100 * batch[mode][i] / steps["none"][i] for i in range(args.repeat)]
-        print(f"- with the monitor ({mode}): {spread([1e3 * s for s in steps[mode]], '{:.2f}')} ms; everything "
-              f"+{spread(share, '{:.1f}')} %; on_batch alone {spread(own, '{:.2f}')} % of a step")
+    print(f"- without the monitor: {spread([1e3 * s for s in steps['none']], '{:.2f}')} ms per step")
+    for mode in modes:
+        share = [100 * (s / base - 1) for s in steps[mode]]
+        own = [100 * c / base for c in per_call[mode]]
+        print(f"- {mode}: {spread([1e3 * s for s in steps[mode]], '{:.2f}')} ms per step, everything "
+              f"{spread(share, '{:+.1f}')} % of the median bare step; on_batch per call "
+              f"{spread([1e6 * c for c in per_call[mode]], '{:.0f}')} us = {spread(own, '{:.2f}')} % of a step "
+              f"(first call {spread([1e3 * c for c in first_call[mode]], '{:.1f}')} ms); on_epoch_end "
+              f"{spread([1e3 * e for e in epoch_end[mode]], '{:.0f}')} ms")
 
     # analyze: the CLI as a process against the in-process call.
     (x, y), _ = data()

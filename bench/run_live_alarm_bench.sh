@@ -3,13 +3,13 @@
 # images with 20 % label noise, 10 epochs, one thread, trained with each alarm set in turn, each
 # REPEAT times, interleaved; the whole command's wall time per epoch and the alarm's share of it.
 #   bench/run_live_alarm_bench.sh [BIN] [REPEAT] [SETS...]
-# SETS: --signals values (default: none live label_wave,train_loss,weight_alpha gsnr,eb_criterion,gradient_disparity)
+# SETS: --signals values (default: none live train_loss,weight_alpha gsnr,eb_criterion,gradient_disparity)
 set -euo pipefail
 bin=${1:-build/filterscope}
 repeat=${2:-3}
 shift $(( $# > 2 ? 2 : $# ))
 sets=("$@")
-[ ${#sets[@]} -gt 0 ] || sets=(none live label_wave,train_loss,weight_alpha gsnr,eb_criterion,gradient_disparity)
+[ ${#sets[@]} -gt 0 ] || sets=(none live train_loss,weight_alpha gsnr,eb_criterion,gradient_disparity)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 declare -A times

@@ -343,7 +343,7 @@ class PyMonitor {
     k.add(signals);
     k.apply(signal_kwargs);
     // Before the monitor writes the run: a bad request leaves no directory behind.
-    if (signals.signals != "none") validate_live_signals(signals, sample_log);
+    validate_live_signals(signals, sample_log);
     const Dataset train = dataset_of(train_images, train_labels, class_names, "train_set");
     std::optional<Dataset> val;
     if (!val_images.is_none())
@@ -365,7 +365,8 @@ class PyMonitor {
     const c10::Device device = module_device(module, "");
     monitor_ = std::make_unique<RunMonitor>(run_dir, torchscript_model(module, name, shape_of(train), device), train,
                                             val, o);
-    if (signals.signals != "none") {
+    alarm_off_ = live_alarm_off_reason(signals, sample_log);
+    if (live_alarm_runs(signals, sample_log)) {
       SignalRunInfo info;
       info.optimizer = optimizer == "other" ? "" : optimizer;
       info.momentum = momentum;
@@ -401,10 +402,12 @@ class PyMonitor {
 
   void close() { monitor_->close(); }
   std::string run_dir() const { return monitor_->run_dir().string(); }
+  std::string alarm_off() const { return alarm_off_; }
 
  private:
   std::unique_ptr<RunMonitor> monitor_;
   std::unique_ptr<LiveOverfitAlarm> alarm_;
+  std::string alarm_off_;  ///< why the default alarm does not run ("" when it does or was turned off)
   std::vector<std::string> lines_;
 };
 
@@ -516,7 +519,8 @@ PYBIND11_MODULE(_filterscope, m) {
       .def("on_batch", &PyMonitor::on_batch)
       .def("on_epoch_end", &PyMonitor::on_epoch_end)
       .def("close", &PyMonitor::close)
-      .def_property_readonly("run_dir", &PyMonitor::run_dir);
+      .def_property_readonly("run_dir", &PyMonitor::run_dir)
+      .def_property_readonly("alarm_off", &PyMonitor::alarm_off);
 
   m.def("ood", &ood_py);
   m.def("activations", &activations_py);

@@ -339,6 +339,8 @@ class Monitor:
             int(epochs or 0), int(seed), int(log_every), bool(sample_log), bool(run_log), replaced, original,
             _keywords(dict(signals=signals, **signal_keywords)))
         self._module = module  # keeps the script (and so the shared parameters' holder) alive
+        if self._native.alarm_off and not quiet:
+            print(f"filterscope: {self._native.alarm_off}", file=sys.stderr)
 
     @property
     def run_dir(self):

@@ -276,6 +276,20 @@ def check_errors(fsc, args, images, labels, workdir):
     raises(ValueError, "unknown signal 'wave'", lambda: fsc.Monitor(refused[1], net, data, signals="wave"))
     for folder in refused:
         check(not os.path.exists(folder), f"a refused Monitor left {folder} behind")
+    # The default alarm in a loop that keeps no per-sample records: it trains, with the alarm's
+    # reason to be off (every live signal reads those records) or with the alarm.
+    live = [s["name"] for s in fsc.signals() if s["live"]]
+    quiet_run = os.path.join(workdir, "no-sample-records")
+    shutil.rmtree(quiet_run, ignore_errors=True)
+    m = fsc.Monitor(quiet_run, net, data, quiet=True, sample_log=False)
+    note = m._native.alarm_off
+    for epoch in (1, 2):
+        m.on_batch(torch.arange(40), net(images[:40]).detach(), labels[:40], 2.3)
+        m.on_epoch_end(epoch)
+    m.close()
+    wrote = os.path.exists(os.path.join(quiet_run, "overfit.json"))
+    check(wrote == (note == ""), f"sample_log=False: alarm note {note!r} but overfit.json written: {wrote}")
+    check(note == "" or all(n in note for n in live), f"the note {note!r} does not name the live set {live}")
     check(fsc.cli(["overfit", "--signals", "nothing", run]) == 2, "cli exit code for a bad flag value")
 
 

@@ -11,6 +11,7 @@
 #include "filterscope/runs/layout.h"
 #include "filterscope/runs/run_log.h"
 #include "filterscope/signals/overfit_record.h"
+#include "filterscope/signals/signal.h"
 #include "filterscope/train/run_record.h"
 #include "filterscope/train/sample_log.h"
 #include "filterscope/train/trainer.h"
@@ -114,6 +115,26 @@ TEST_F(Overfit, BadInputStopsWithOneLine) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("too slow for the live alarm"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "x" / "run.json"));
+  // A signal named outright that reads per-sample records, in a run that keeps none: refused first.
+  r = run_cli({"train", "--dataset", "synthetic", "--synthetic-size", "300", "--train-size", "100", "--epochs", "2",
+               "--no-sample-log", "--signals", "label_wave", "--quiet", "--out", (dir / "y").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--signals: label_wave reads the per-sample records"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "y" / "run.json"));
+}
+
+// The default alarm ("live") in a run without per-sample records trains all the same: with the
+// live signals that need no records, or, when every one of them needs them, with one line saying so.
+TEST_F(Overfit, DefaultAlarmWithoutSampleRecordsTrains) {
+  TempDir dir;
+  const auto r = run_cli({"train", "--dataset", "synthetic", "--synthetic-size", "300", "--train-size", "100",
+                          "--val-size", "50", "--epochs", "2", "--no-sample-log", "--out", (dir / "run").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  bool any_without_records = false;
+  for (const SignalInfo* s : select_signals("live")) any_without_records |= !s->needs.samples;
+  const auto live = read_overfit_record(RunLayout(dir / "run").overfit_json());
+  EXPECT_EQ(live.has_value(), any_without_records);
+  EXPECT_EQ(r.err.find("no live overfitting alarm") != std::string::npos, !any_without_records) << r.err;
 }
 
 TEST_F(Overfit, CleanTrainsFoldsThatHoldTheirSamplesOut) {

@@ -30,7 +30,7 @@ SignalInfo label_wave() {
   s.definition = "training samples whose training-pass prediction differs from the epoch before (prediction changes)";
   s.source = "Yuan, Feng & Liu, Early Stopping Against Label Noise Without Validation Data (ICLR 2025)";
   s.needs.samples = true;
-  s.live = true;
+  s.live = true;  // the grid's winner, at no cost (docs/results.md): the live alarm's default set
   s.rule = [](const SignalOptions& o) { return StopRuleOptions{StopRule::MinWithPatience, o.window, o.patience, 0.0}; };
   s.make = [](const SignalOptions&) { return std::make_unique<LabelWave>(); };
   return s;

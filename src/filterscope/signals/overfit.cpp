@@ -343,8 +343,32 @@ SignalOptions live_selection(SignalOptions options, bool samples_recorded) {
 }
 }  // namespace
 
+namespace {
+// The default set with nothing left to run: every live signal reads per-sample records.
+bool default_set_needs_samples(const SignalOptions& options, bool samples_recorded) {
+  if (samples_recorded || options.signals != "live") return false;
+  for (const SignalInfo* s : select_signals(options.signals))
+    if (!s->needs.samples) return false;
+  return true;
+}
+}  // namespace
+
+bool live_alarm_runs(const SignalOptions& options, bool samples_recorded) {
+  return options.signals != "none" && !default_set_needs_samples(options, samples_recorded);
+}
+
+std::string live_alarm_off_reason(const SignalOptions& options, bool samples_recorded) {
+  if (options.signals == "none") return "";
+  if (!default_set_needs_samples(options, samples_recorded)) return "";
+  std::string names;
+  for (const SignalInfo* s : select_signals(options.signals)) names += (names.empty() ? "" : ", ") + s->name;
+  return "no live overfitting alarm: its default signal(s) " + names +
+         " read the per-sample records, which this run does not keep";
+}
+
 void validate_live_signals(const SignalOptions& options, bool samples_recorded) {
   validate_params(options, SignalOptions::params());
+  if (!live_alarm_runs(options, samples_recorded)) return;
   for (const SignalInfo* s : select_signals(live_selection(options, samples_recorded).signals))
     FS_CHECK_USAGE(!s->needs.analysis, "--signals: ", s->name,
                    " needs a GMM analysis of every epoch, too slow for the live alarm; run `filterscope overfit RUN` "

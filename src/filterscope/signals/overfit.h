@@ -82,6 +82,12 @@ std::vector<std::string> live_alarm_lines(const OverfitRecord& record, int64_t e
 /// that needs a GMM analysis per epoch (or per-sample records a loop does not keep, when named).
 void validate_live_signals(const SignalOptions& options, bool samples_recorded);
 
+/// Whether a live alarm runs at all: not for "none", and not for the default set ("live") when
+/// each of its signals reads per-sample records and the loop keeps none (then `live_alarm_off_reason`
+/// says why, for the loop to print once); a named selection that cannot run is an error instead.
+bool live_alarm_runs(const SignalOptions& options, bool samples_recorded);
+std::string live_alarm_off_reason(const SignalOptions& options, bool samples_recorded);
+
 /// The live form: a tracker fed at each epoch's end by a training loop (`train`, the Python
 /// monitor). It writes RUN/overfit.json and RUN/overfit.csv (source "live") after every epoch and
 /// says "overfitting since epoch E by S" when a rule fires. A resumed run's earlier epochs are
