@@ -7,8 +7,9 @@
             epoch's end, live alarm "live"), with log_every = one epoch and no alarm ("relaxed"), and
             the default without a val_set ("no-val": the loop validates on its own, or not at all).
             For each: everything (epoch ends included, spread over the steps) as a share of a step;
-            on_batch per call (median of its calls, the first call apart: it opens the run log) as a
-            share of the median step; and the epoch end's seconds. One untimed run warms up first.
+            on_batch per call (median and mean of its calls, the first apart: it opens the run log; the
+            mean includes the calls that check the batches held since the last check) as a share of
+            the median step; and the epoch end's seconds. One untimed run warms up first.
   analyze   `filterscope analyze` of the same network exported to TorchScript on 500 images (an npy
             dataset) as a process, against filterscope.analyze on the live module in this process: whole
             seconds, and the peak memory of each (the process's max RSS; the Python side's growth).
@@ -117,6 +118,7 @@ def main():
     modes = ("default", "relaxed", "no-val")
     steps = {m: [] for m in ("none",) + modes}
     per_call = {m: [] for m in modes}
+    mean_call = {m: [] for m in modes}  # the checks' passes (every weight record, 64 batches) included
     first_call = {m: [] for m in modes}
     epoch_end = {m: [] for m in modes}
     train(fsc, "default", workdir, seed=99)  # warm-up: the first run pays for the process's first calls
@@ -126,6 +128,7 @@ def main():
             steps[mode].append(step)
             if mode != "none":
                 per_call[mode].append(statistics.median(calls[1:]))
+                mean_call[mode].append(statistics.fmean(calls[1:]))
                 first_call[mode].append(calls[0])
                 epoch_end[mode].append(statistics.median(ends))
     base = statistics.median(steps["none"])
@@ -136,7 +139,9 @@ def main():
         own = [100 * c / base for c in per_call[mode]]
         print(f"- {mode}: {spread([1e3 * s for s in steps[mode]], '{:.2f}')} ms per step, everything "
               f"{spread(share, '{:+.1f}')} % of the median bare step; on_batch per call "
-              f"{spread([1e6 * c for c in per_call[mode]], '{:.0f}')} us = {spread(own, '{:.2f}')} % of a step "
+              f"{spread([1e6 * c for c in per_call[mode]], '{:.0f}')} us = {spread(own, '{:.2f}')} % of a step, "
+              f"mean {spread([1e6 * c for c in mean_call[mode]], '{:.0f}')} us = "
+              f"{spread([100 * c / base for c in mean_call[mode]], '{:.2f}')} % "
               f"(first call {spread([1e3 * c for c in first_call[mode]], '{:.1f}')} ms); on_epoch_end "
               f"{spread([1e3 * e for e in epoch_end[mode]], '{:.0f}')} ms")
 

@@ -351,7 +351,7 @@ class Monitor:
         for value, what in ((indices, "indices"), (logits, "logits"), (labels, "labels")):
             if not torch.is_tensor(value):
                 raise TypeError(f"on_batch: {what} must be a tensor, got {type(value).__name__}")
-        loss = float(loss.detach().item() if torch.is_tensor(loss) else loss)
+        loss = float(loss.item() if torch.is_tensor(loss) else loss)
         self._native.on_batch(indices, logits.detach(), labels, loss)
 
     def on_epoch_end(self, epoch):

@@ -257,7 +257,6 @@ def check_errors(fsc, args, images, labels, workdir):
     m = fsc.Monitor(run, net, data, quiet=True, signals="none")
     raises(fsc.Error, "no batch was reported", lambda: m.on_epoch_end(1))
     idx = torch.arange(8)
-    raises(fsc.Error, "differs from train_set's", lambda: m.on_batch(idx, torch.zeros(8, 10), (labels[:8] + 1) % 10, 1.0))
     raises(fsc.Error, "logits must be [8, 10]", lambda: m.on_batch(idx, torch.zeros(8, 3), labels[:8], 1.0))
     raises(TypeError, "indices must be a tensor", lambda: m.on_batch([0, 1], torch.zeros(2, 10), labels[:2], 1.0))
     m.on_batch(idx, torch.zeros(8, 10), labels[:8], 2.3)
@@ -268,6 +267,23 @@ def check_errors(fsc, args, images, labels, workdir):
     m.close()
     raises(fsc.Error, "was closed", lambda: m.on_batch(idx, torch.zeros(8, 10), labels[:8], 1.0))
     raises(fsc.Error, "already holds a run", lambda: fsc.Monitor(run, net, data, quiet=True))
+    # A batch whose contents are wrong is found at the next weight record or the epoch's end: the
+    # error names its step, nothing of the epoch is written, and the monitor stops.
+    bad_batches = (({"labels": (labels[8:16] + 1) % 10}, "differs from train_set's"),
+                   ({"indices": torch.arange(35, 43)}, "is outside train_set's 40 samples"),
+                   ({"logits": torch.full((8, 10), float("nan"))}, "the logits hold NaN or infinite values"))
+    for bad, what in bad_batches:
+        folder = os.path.join(workdir, "bad-batch")
+        shutil.rmtree(folder, ignore_errors=True)
+        mb = fsc.Monitor(folder, net, data, quiet=True, signals="none", log_every=100)  # no record mid-epoch
+        mb.on_batch(torch.arange(8), torch.zeros(8, 10), labels[:8], 1.0)
+        step = {"indices": torch.arange(8, 16), "logits": torch.zeros(8, 10), "labels": labels[8:16]}
+        step.update(bad)
+        mb.on_batch(step["indices"], step["logits"], step["labels"], 1.0)
+        message = raises(fsc.Error, what, lambda: mb.on_epoch_end(1))
+        check(message is not None and "on_batch (step 2 of epoch 1)" in message, f"the error {message!r} names no step")
+        check(not os.path.exists(os.path.join(folder, "checkpoints", "epoch-001.pt")), "a bad batch's epoch wrote a checkpoint")
+        raises(fsc.Error, "stopped at a bad batch", lambda: mb.on_batch(torch.arange(8), torch.zeros(8, 10), labels[:8], 1.0))
     refused = [os.path.join(workdir, "refused-loader"), os.path.join(workdir, "refused-signal")]
     for folder in refused:
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,7 @@
 //                       (Forouzesh & Thiran 2021); it rises once the batches' gradients pull apart.
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "filterscope/signals/signal_kinds.h"
 
@@ -23,19 +24,25 @@ struct Element {
   int64_t counted = 0;
 };
 
+// Σ mean(g)²/var(g) over the parameters whose gradient varies, and how many they are: GSNR's
+// numerator and the EB criterion's sum (a parameter with variance 0 is in neither).
+std::pair<double, int64_t> snr_sum(const GradientStats& g) {
+  double sum = 0;
+  int64_t counted = 0;
+  for (size_t j = 0; j < g.mean.size(); ++j) {
+    if (!(g.variance[j] > 0)) continue;
+    sum += g.mean[j] * g.mean[j] / g.variance[j];
+    ++counted;
+  }
+  return {sum, counted};
+}
+
 class Gsnr : public TrainingSignal {
  public:
   SignalValue observe(const SignalEpoch& e) override {
     SignalValue v;
     if (e.gradients == nullptr || e.gradients->samples < 2) return v;
-    const GradientStats& g = *e.gradients;
-    double sum = 0;
-    int64_t counted = 0;
-    for (size_t j = 0; j < g.mean.size(); ++j) {
-      if (!(g.variance[j] > 0)) continue;
-      sum += g.mean[j] * g.mean[j] / g.variance[j];
-      ++counted;
-    }
+    const auto [sum, counted] = snr_sum(*e.gradients);
     if (counted > 0) v.value = sum / static_cast<double>(counted);
     return v;
   }
@@ -46,15 +53,8 @@ class EbCriterion : public TrainingSignal {
   SignalValue observe(const SignalEpoch& e) override {
     SignalValue v;
     if (e.gradients == nullptr || e.gradients->samples < 2) return v;
-    const GradientStats& g = *e.gradients;
-    double sum = 0;
-    int64_t d = 0;
-    for (size_t j = 0; j < g.mean.size(); ++j) {
-      if (!(g.variance[j] > 0)) continue;
-      sum += g.mean[j] * g.mean[j] / g.variance[j];
-      ++d;
-    }
-    if (d > 0) v.value = 1.0 - static_cast<double>(g.samples) / static_cast<double>(d) * sum;
+    const auto [sum, d] = snr_sum(*e.gradients);
+    if (d > 0) v.value = 1.0 - static_cast<double>(e.gradients->samples) / static_cast<double>(d) * sum;
     return v;
   }
 };

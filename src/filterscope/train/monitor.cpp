@@ -20,6 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Batches held unchecked at most: a flush costs a few ops, held batches cost memory.
+constexpr int64_t kMaxPendingBatches = 64;
+
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -27,11 +30,6 @@ double now_seconds() {
 std::vector<int64_t> int64s(const at::Tensor& t) {
   const at::Tensor c = t.to(at::kCPU).to(at::kLong).contiguous();
   return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
-}
-
-std::vector<double> doubles(const at::Tensor& t) {
-  const at::Tensor c = t.to(at::kCPU).to(at::kDouble).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
 
 void check_split(const Dataset& d, const std::string& what) {
@@ -160,6 +158,8 @@ RunMonitor::RunMonitor(fs::path run_dir, std::unique_ptr<ProbedModel> model, con
 RunMonitor::~RunMonitor() = default;
 
 void RunMonitor::check_open(const char* call) const {
+  FS_CHECK(stopped_.empty(), call, ": the monitor of ", run_dir_.string(), " stopped at a bad batch (", stopped_,
+           "); start a new run directory");
   FS_CHECK(!closed_, call, ": the monitor of ", run_dir_.string(), " was closed");
 }
 
@@ -189,6 +189,7 @@ void RunMonitor::on_batch(const at::Tensor& indices, const at::Tensor& logits, c
   check_open("on_batch");
   const int64_t n = run_.data.train.size();
   const int64_t classes = sample_logits_.size(1);
+  // Shapes and types only here (no tensor op): the contents are checked in flush_pending().
   FS_CHECK(indices.defined() && indices.dim() == 1 && !indices.is_floating_point(),
            "on_batch: indices must be a 1-D integer tensor of positions in train_set");
   const int64_t b = indices.size(0);
@@ -199,19 +200,6 @@ void RunMonitor::on_batch(const at::Tensor& indices, const at::Tensor& logits, c
   FS_CHECK(labels.defined() && labels.dim() == 1 && labels.size(0) == b && !labels.is_floating_point(),
            "on_batch: labels must be ", b, " integers, one per index");
   FS_CHECK(std::isfinite(loss), "on_batch: the loss is not finite (", loss, ")");
-  const at::Tensor idx = indices.to(at::kCPU, at::kLong).contiguous();
-  FS_CHECK(idx.min().item<int64_t>() >= 0 && idx.max().item<int64_t>() < n, "on_batch: an index is outside train_set's ",
-           n, " samples (got ", idx.min().item<int64_t>(), " to ", idx.max().item<int64_t>(), ")");
-  const at::Tensor y = labels.to(at::kCPU, at::kLong);
-  const at::Tensor stored = run_.data.train.labels.index_select(0, idx);
-  if (!y.equal(stored)) {
-    const int64_t at = y.ne(stored).nonzero()[0].item<int64_t>();
-    throw Error(detail::concat("on_batch: label ", y[at].item<int64_t>(), " at index ", idx[at].item<int64_t>(),
-                               " differs from train_set's ", stored[at].item<int64_t>(),
-                               " (indices must be positions in train_set, in the order of the batch)"));
-  }
-  const at::Tensor z = logits.detach().to(at::kCPU, at::kFloat);
-  FS_CHECK(at::isfinite(z).all().item<bool>(), "on_batch: the logits hold NaN or infinite values");
   if (steps_ == 0 && step_in_epoch_ == 0 && metrics_.empty() && !log_ && options_.run_log) {
     // The batch size is known now: the run log begins, with the weights as the monitor found them.
     options_.batch_size = b;
@@ -227,18 +215,77 @@ void RunMonitor::on_batch(const at::Tensor& indices, const at::Tensor& logits, c
     // Statistics of the weights now against those at construction; the first record stands for both.
     record_weights(true);
   }
-  sample_logits_.index_copy_(0, idx, z);
-  seen_.index_fill_(0, idx, true);
-  const int64_t right = z.argmax(1).eq(y).sum().item<int64_t>();
-  loss_sum_ += loss * static_cast<double>(b);
-  correct_ += right;
-  images_ += b;
-  interval_loss_ += loss * static_cast<double>(b);
-  interval_correct_ += right;
-  interval_images_ += b;
   ++steps_;
   ++step_in_epoch_;
-  if (log_ && step_in_epoch_ % log_every_ == 0 && step_in_epoch_ < steps_per_epoch_) record_weights(false);
+  pending_.push_back({indices, logits.requires_grad() ? logits.detach() : logits, labels, step_in_epoch_});
+  loss_sum_ += loss * static_cast<double>(b);
+  images_ += b;
+  interval_loss_ += loss * static_cast<double>(b);
+  interval_images_ += b;
+  if (log_ && step_in_epoch_ % log_every_ == 0 && step_in_epoch_ < steps_per_epoch_) {
+    flush_pending();
+    record_weights(false);
+  } else if (static_cast<int64_t>(pending_.size()) >= kMaxPendingBatches) {
+    flush_pending();  // bounds the logits held (on the model's device) between records
+  }
+}
+
+void RunMonitor::flush_pending() {
+  if (pending_.empty()) return;
+  const int64_t n = run_.data.train.size();
+  const int64_t epoch = static_cast<int64_t>(metrics_.size()) + 1;
+  std::vector<at::Tensor> is, zs, ys;
+  for (const PendingBatch& p : pending_) {
+    is.push_back(p.indices.to(at::kCPU, at::kLong));
+    zs.push_back(p.logits.to(at::kCPU, at::kFloat));
+    ys.push_back(p.labels.to(at::kCPU, at::kLong));
+  }
+  const at::Tensor idx = at::cat(is);
+  const at::Tensor z = at::cat(zs);
+  const at::Tensor y = at::cat(ys);
+  // The first bad row names its batch's step; the monitor stops there, nothing of the epoch written.
+  auto stop = [&](int64_t row, const std::string& what) {
+    int64_t step = pending_.back().step;
+    for (const PendingBatch& p : pending_) {
+      if (row < p.indices.size(0)) {
+        step = p.step;
+        break;
+      }
+      row -= p.indices.size(0);
+    }
+    stopped_ = detail::concat("on_batch (step ", step, " of epoch ", epoch, "): ", what);
+    pending_.clear();
+    throw Error(stopped_);
+  };
+  const at::Tensor outside = (idx.lt(0) | idx.ge(n)).nonzero();
+  if (outside.size(0) > 0) {
+    const int64_t row = outside[0][0].item<int64_t>();
+    stop(row, detail::concat("index ", idx[row].item<int64_t>(), " is outside train_set's ", n, " samples"));
+  }
+  const at::Tensor stored = run_.data.train.labels.index_select(0, idx);
+  if (!y.equal(stored)) {
+    const int64_t row = y.ne(stored).nonzero()[0][0].item<int64_t>();
+    stop(row, detail::concat("label ", y[row].item<int64_t>(), " at index ", idx[row].item<int64_t>(),
+                             " differs from train_set's ", stored[row].item<int64_t>(),
+                             " (indices must be positions in train_set, in the order of the batch)"));
+  }
+  const at::Tensor finite = at::isfinite(z).all(1);
+  if (!finite.all().item<bool>()) {
+    const int64_t row = finite.logical_not().nonzero()[0][0].item<int64_t>();
+    stop(row, "the logits hold NaN or infinite values");
+  }
+  // Batch by batch, in order: an index reported twice keeps its later logits, as the loop saw them.
+  int64_t row = 0;
+  for (const PendingBatch& p : pending_) {
+    const int64_t b = p.indices.size(0);
+    sample_logits_.index_copy_(0, idx.narrow(0, row, b), z.narrow(0, row, b));
+    row += b;
+  }
+  seen_.index_fill_(0, idx, true);
+  const int64_t right = z.argmax(1).eq(y).sum().item<int64_t>();
+  correct_ += right;
+  interval_correct_ += right;
+  pending_.clear();
 }
 
 EpochMetrics RunMonitor::on_epoch_end(int64_t epoch) {
@@ -247,6 +294,7 @@ EpochMetrics RunMonitor::on_epoch_end(int64_t epoch) {
   FS_CHECK(epoch == next, "on_epoch_end(", epoch, "): the next epoch is ", next,
            " (epochs are numbered 1, 2, ... and each ends once)");
   FS_CHECK(images_ > 0, "on_epoch_end(", epoch, "): no batch was reported this epoch (call on_batch for each training step)");
+  flush_pending();
   const RunLayout layout(run_dir_);
   const Dataset& train = run_.data.train;
   // Samples no batch reported (drop_last, a sampler): scored by the model as it is now.
@@ -272,17 +320,7 @@ EpochMetrics RunMonitor::on_epoch_end(int64_t epoch) {
 
   SampleEpoch samples;
   if (options_.sample_log) {
-    torch::NoGradGuard no_grad;
-    const at::Tensor z = sample_logits_.to(at::kDouble);
-    const at::Tensor y = train.labels.unsqueeze(1);
-    const at::Tensor own = z.gather(1, y).squeeze(1);
-    const at::Tensor others = z.scatter(1, y, -std::numeric_limits<double>::infinity());
-    samples.epoch = epoch;
-    samples.dataset_index = int64s(train.indices);
-    samples.label = int64s(train.labels);
-    samples.prediction = int64s(z.argmax(1));
-    samples.loss = doubles(at::logsumexp(z, 1) - own);
-    samples.margin = doubles(own - std::get<0>(others.max(1)));
+    samples = sample_epoch_from_logits(epoch, sample_logits_, train.labels, train.indices);
     write_sample_epoch(run_dir_, samples);
   }
   if (log_) {

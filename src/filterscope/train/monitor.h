@@ -59,6 +59,12 @@ class RunMonitor {
 
   /// One training step: `indices` [B] int64 positions in the training set, `logits` [B, classes],
   /// `labels` [B] (must equal the training set's labels at `indices`), `loss` the batch's mean loss.
+  /// Shapes and types are checked at once. The contents (indices in range, labels equal to the
+  /// training set's, finite logits) are checked with the next weight record, every 64 batches, or at
+  /// the epoch's end, in one pass over the batches since: every tensor op right after a training step
+  /// costs tens of microseconds (bench/RESULTS.md). A bad batch then throws Error naming its step,
+  /// writes nothing of the epoch, and stops the monitor. The tensors are kept until then: do not
+  /// change them in place.
   void on_batch(const at::Tensor& indices, const at::Tensor& logits, const at::Tensor& labels, double loss);
 
   /// The end of `epoch` (1, 2, ... in order, each once): validation, per-sample records, checkpoint,
@@ -79,6 +85,8 @@ class RunMonitor {
  private:
   void check_open(const char* call) const;
   void record_weights(bool epoch_end);
+  /// Checks the batches reported since the last flush and adds them to this epoch's records.
+  void flush_pending();
 
   std::filesystem::path run_dir_;
   std::unique_ptr<ProbedModel> model_;
@@ -95,6 +103,12 @@ class RunMonitor {
   int64_t steps_ = 0, step_in_epoch_ = 0, steps_per_epoch_ = 0, log_every_ = 0;
   double epoch_started_ = 0;
   bool closed_ = false;
+  struct PendingBatch {
+    at::Tensor indices, logits, labels;
+    int64_t step = 0;  // 1-based step of its epoch
+  };
+  std::vector<PendingBatch> pending_;  // reported, not yet checked and recorded
+  std::string stopped_;                // why a bad batch stopped the monitor ("" while it runs)
 };
 
 }  // namespace filterscope

@@ -235,6 +235,23 @@ Evaluation evaluate(Network& network, const Dataset& data, const InputTransform&
   return evaluate(*model, data, transform, batch_size);
 }
 
+SampleEpoch sample_epoch_from_logits(int64_t epoch, const at::Tensor& logits, const at::Tensor& labels,
+                                     const at::Tensor& dataset_indices) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor z = logits.to(at::kDouble);
+  const at::Tensor y = labels.to(z.device()).unsqueeze(1);
+  const at::Tensor own = z.gather(1, y).squeeze(1);
+  const at::Tensor others = z.scatter(1, y, -std::numeric_limits<double>::infinity());
+  SampleEpoch samples;
+  samples.epoch = epoch;
+  samples.dataset_index = to_int64_vector(dataset_indices);
+  samples.label = to_int64_vector(labels);
+  samples.prediction = to_int64_vector(z.argmax(1));
+  samples.loss = to_double_vector(at::logsumexp(z, 1) - own);
+  samples.margin = to_double_vector(own - std::get<0>(others.max(1)));
+  return samples;
+}
+
 int64_t log_interval(int64_t log_every, int64_t steps_per_epoch) {
   return log_every > 0 ? log_every : std::max<int64_t>(1, (steps_per_epoch + 3) / 4);
 }
@@ -447,19 +464,7 @@ TrainResult train_run(const PreparedRun& run, const fs::path& run_dir, const Tra
     }
     SampleEpoch samples;
     if (options.sample_log) {
-      // The loss of each sample from its training-pass logits, and the margin of its label over the
-      // strongest other class: what AUM and forgetting events need, with no extra pass.
-      torch::NoGradGuard no_grad;
-      const at::Tensor z = sample_logits.to(at::kDouble);
-      const at::Tensor y = train_y.unsqueeze(1);
-      const at::Tensor own = z.gather(1, y).squeeze(1);
-      const at::Tensor others = z.scatter(1, y, -std::numeric_limits<double>::infinity());
-      samples.epoch = epoch;
-      samples.dataset_index = to_int64_vector(train.indices);
-      samples.label = to_int64_vector(train.labels);
-      samples.prediction = to_int64_vector(z.argmax(1));
-      samples.loss = to_double_vector(at::logsumexp(z, 1) - own);
-      samples.margin = to_double_vector(own - std::get<0>(others.max(1)));
+      samples = sample_epoch_from_logits(epoch, sample_logits, train_y, train.indices);
       write_sample_epoch(run_dir, samples);  // before the checkpoint, as the run log's rows
     }
     const CheckpointInfo info = checkpoint_info(epoch);

@@ -91,4 +91,11 @@ Evaluation evaluate(Network& network, const Dataset& data, const InputTransform&
 /// The same for any model (built-in or TorchScript), on its device, with its channel masks.
 Evaluation evaluate(ProbedModel& model, const Dataset& data, const InputTransform& transform, int64_t batch_size = 500);
 
+/// One epoch's per-sample records from the training pass's logits [N, classes] (float, any device)
+/// and the labels trained on: the loss of each sample and the margin of its label over the strongest
+/// other class, what AUM and forgetting events need, with no extra pass. `train` and the Python
+/// monitor both write theirs with it.
+SampleEpoch sample_epoch_from_logits(int64_t epoch, const at::Tensor& logits, const at::Tensor& labels,
+                                     const at::Tensor& dataset_indices);
+
 }  // namespace filterscope
