@@ -5,6 +5,7 @@
 
 #include "analysis_flags.h"
 #include "commands.h"
+#include "filterscope/core/text.h"
 #include "filterscope/experiments/mask.h"
 
 namespace filterscope::cli {
@@ -14,13 +15,6 @@ struct MaskArgs {
   StudyArgs study;
   MaskOptions mask;
 };
-
-std::string percent(double v) {
-  if (!std::isfinite(v)) return "n/a";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", 100 * v);
-  return text;
-}
 
 void print_mask(const MaskRecord& m) {
   const std::string what = m.epoch ? "epoch " + std::to_string(*m.epoch) : "the model";

@@ -7,6 +7,7 @@
 #include "analysis_flags.h"
 #include "commands.h"
 #include "filterscope/core/runtime.h"
+#include "filterscope/core/text.h"
 #include "filterscope/signals/overfit.h"
 
 namespace filterscope::cli {
@@ -20,13 +21,6 @@ struct OverfitArgs {
   ReuseOptions reuse;
   RuntimeOptions runtime;
 };
-
-std::string percent(double v) {
-  if (!std::isfinite(v)) return "n/a";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f%%", 100 * v);
-  return text;
-}
 
 void print_overfit(const OverfitRecord& r) {
   if (r.oracle_epoch)

@@ -14,7 +14,7 @@ cmake -S . -B /tmp/fs-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$PWD/.dev" -DFILTERSCOPE_GTEST_SOURCE="$PWD/.dev/googletest" \
   -DZLIB_INCLUDE_DIR="$PWD/.dev/include" -DZLIB_LIBRARY="$PWD/.dev/lib/libz.a" \
   -DCMAKE_CXX_FLAGS="-I$PWD/.dev/include" > "$out/cmake.log" 2>&1 || { tail -40 "$out/cmake.log"; exit 1; }
-cmake --build /tmp/fs-gpu -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -m8 -B2 -A8 'error' "$out/build.log"; exit 1; }
+cmake --build /tmp/fs-gpu -j"$(nproc)" --target all benchmarks > "$out/build.log" 2>&1 || { grep -m8 -B2 -A8 'error' "$out/build.log"; exit 1; }
 echo "== runtime libraries"
 ldd /tmp/fs-gpu/filterscope | grep -E 'gomp|torch_cpu|c10.so' || true
 /tmp/fs-gpu/filterscope --version || echo "filterscope --version failed: $?"

@@ -22,6 +22,7 @@ packages=(
   chromium-driver python3-selenium  # WebDriver: the explorer's browser test clicks and drags
   clang libclang-rt-14-dev   # libFuzzer, ASan and UBSan for the fuzz harnesses (scripts/fuzz.sh)
   python3 python3-numpy python3-torch python3-torchvision python3-sklearn python3-scipy  # reference side
+  python3-pil                # the user-model check writes its image folder (tests/models/)
   python3-dev pybind11-dev   # the Python package (python/): `import filterscope`
   python3-pandas             # its results as DataFrames
   jupyter-notebook python3-nbconvert python3-ipykernel python3-matplotlib  # the example notebook, executed in CI

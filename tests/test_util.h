@@ -79,6 +79,9 @@ class SuiteRun : public ::testing::Test {
 
 namespace filterscope::testing {
 
+/// The device most tests run on.
+inline const c10::Device kCpu(c10::kCPU);
+
 /// The names of a model's probe points, in order.
 std::vector<std::string> names_of(const ProbedModel& model);
 

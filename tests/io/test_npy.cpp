@@ -1,6 +1,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/io/npy.h"
@@ -97,8 +99,18 @@ TEST(Npy, MalformedFilesGetClearErrors) {
 TEST(Npy, WriteIsAtomic) {
   TempDir dir;
   write_npy(dir / "a.npy", at::ones({3}));
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
-    EXPECT_EQ(entry.path().filename(), "a.npy");
+  // A write killed half-way (the writer throws after writing part of the file) leaves the old file
+  // as it was and no temporary file beside it.
+  EXPECT_THROW(write_atomic_with(dir / "a.npy",
+                                 [](const std::filesystem::path& temp) {
+                                   std::ofstream(temp) << "half a file";
+                                   throw Error("killed");
+                                 }),
+               Error);
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"a.npy"});
+  EXPECT_TRUE(at::equal(read_npy(dir / "a.npy"), at::ones({3})));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 namespace filterscope {
 namespace {
 
+using testing::kCpu;
 using testing::run_cli;
 using testing::run_export_script;
 using testing::TempDir;
@@ -29,7 +30,6 @@ using testing::lines_of;
 using testing::names_of;
 using testing::test_model;
 
-const c10::Device kCpu(c10::kCPU);
 
 std::map<ProbeKind, int> kind_counts(const ProbedModel& model) {
   std::map<ProbeKind, int> counts;

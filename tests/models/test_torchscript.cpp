@@ -19,10 +19,10 @@ using testing::run_export_script;
 using testing::TempDir;
 using testing::expect_matches_hooks;
 using testing::lines_of;
+using testing::kCpu;
 using testing::names_of;
 using testing::test_model;
 
-const c10::Device kCpu(c10::kCPU);
 
 TEST(TorchScript, ResNet18ProbesAreFoundAndNamedByModulePath) {
   auto model = load_torchscript_model(test_model("resnet18.pt"), {1, 28, 28}, kCpu);

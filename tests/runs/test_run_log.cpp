@@ -180,7 +180,9 @@ TEST(RunLog, QueriesAgreeWithABruteForcePass) {
     EXPECT_NEAR(layer[i].mean, sum / 3, 1e-12);
   }
   // Movement between iterations 10 and 30 = the sum of the changes recorded in (10, 30].
-  for (const UnitChange& c : r.changes(-1, 12, 30)) {
+  const auto moved = r.changes(-1, 12, 30);
+  ASSERT_EQ(moved.size(), 6u + 3u + 1000u);  // every unit of every layer, or the loop checks nothing
+  for (const UnitChange& c : moved) {
     double expected = 0;
     for (int64_t it : iterations)
       if (it > 10 && it <= 30) expected += std::abs(value(c.layer, c.unit, it, 3));

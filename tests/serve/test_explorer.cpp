@@ -392,11 +392,19 @@ TEST(ServeWhileTraining, TheServerReadsTheLogTrainWrites) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  ASSERT_TRUE(served);
+  int status = 0, failures = 0;
+  // The child never outlives the test: past the deadline it is killed and the test fails (a zero
+  // status of a child still running would otherwise read as a clean exit).
+  const auto stop_child = [&](const char* why) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return std::string(why);
+  };
+  if (!served) FAIL() << stop_child("the log was never served before the deadline; train killed");
   Explorer& e = *served;
   std::set<int64_t> seen;
-  int status = 0, failures = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline) {
+  bool exited = false;
+  while (!(exited = waitpid(pid, &status, WNOHANG) == pid) && std::chrono::steady_clock::now() < deadline) {
     for (const char* path : {"/api/runs/live", "/api/runs/live/series", "/api/runs/live/cube"}) {
       std::multimap<std::string, std::string> params;
       if (std::string(path).find("series") != std::string::npos) params = {{"layer", "0"}};
@@ -408,6 +416,7 @@ TEST(ServeWhileTraining, TheServerReadsTheLogTrainWrites) {
       if (std::string(path) == "/api/runs/live" && r.status == 200) seen.insert(nlohmann::json::parse(r.body)["epochs"].get<int64_t>());
     }
   }
+  if (!exited) FAIL() << stop_child("train did not finish before the deadline; killed");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(failures, 0);
   EXPECT_GE(seen.size(), 3u) << "the server saw too few epochs arrive";

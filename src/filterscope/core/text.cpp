@@ -1,5 +1,7 @@
 #include "filterscope/core/text.h"
 
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 namespace filterscope {
@@ -26,6 +28,13 @@ std::string printable(std::string_view text, size_t max_chars) {
 std::string without_prefix(const std::string& message, const std::string& prefix) {
   const std::string head = prefix + ": ";
   return message.rfind(head, 0) == 0 ? message.substr(head.size()) : message;
+}
+
+std::string percent(double share) {
+  if (!std::isfinite(share)) return "n/a";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", 100 * share);
+  return text;
 }
 
 }  // namespace filterscope

@@ -17,4 +17,7 @@ std::string printable(std::string_view text, size_t max_chars = 80);
 /// names it again with more context).
 std::string without_prefix(const std::string& message, const std::string& prefix);
 
+/// A share as the console prints it: 0.1234 -> "12.3%", "n/a" when not finite.
+std::string percent(double share);
+
 }  // namespace filterscope

@@ -12,8 +12,6 @@ namespace filterscope {
 
 namespace {
 
-const char kMagic[] = "\x93NUMPY";
-
 at::ScalarType scalar_type_of(const NpyDtype& dtype) {
   const std::string code = dtype.code;
   if (code == "<f4") return at::kFloat;
@@ -65,7 +63,7 @@ void write_npy(const std::filesystem::path& path, const at::Tensor& tensor) {
   const size_t unpadded = 10 + header.size() + 1;
   header += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
 
-  std::string out(kMagic, 6);
+  std::string out(kNpyMagic, 6);
   out += '\x01';
   out += '\x00';
   out += static_cast<char>(header.size() & 0xff);

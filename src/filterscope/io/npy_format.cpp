@@ -11,8 +11,6 @@ namespace filterscope {
 
 namespace {
 
-const char kMagic[] = "\x93NUMPY";
-
 // The value text after 'key': in the header dict, up to the next top-level comma or the closing
 // brace; empty when the key is absent.
 bool find_value(const std::string& header, const std::string& key, std::string& value) {
@@ -76,7 +74,7 @@ std::string npy_dtype_list() {
 }
 
 NpyHeader parse_npy(std::string_view bytes, const std::string& where) {
-  FS_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), kMagic, 6) == 0, where,
+  FS_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), kNpyMagic, 6) == 0, where,
            ": not a NumPy .npy file (bad magic string)");
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len = 0;

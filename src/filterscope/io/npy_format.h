@@ -8,6 +8,9 @@
 
 namespace filterscope {
 
+/// The six bytes every .npy file starts with.
+inline constexpr char kNpyMagic[] = "\x93NUMPY";
+
 /// A dtype filterscope reads and writes: NumPy's code ("<f4") and name ("float32").
 struct NpyDtype {
   const char* code;

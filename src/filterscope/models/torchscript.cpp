@@ -286,7 +286,7 @@ class TorchScriptModel : public ProbedModel {
 
  private:
   std::vector<c10::IValue> run(const at::Tensor& x, const std::vector<size_t>& ids, bool logits, bool with_grad) {
-    const auto& fn = function_for(ids, logits);
+    const auto& fn = function_for(ids, logits, with_grad);
     at::AutoGradMode grad_mode(with_grad);
     // Plain interpretation: the profiling executor's rewrites would make the numbers depend on
     // how many batches ran before.
@@ -347,8 +347,10 @@ class TorchScriptModel : public ProbedModel {
 
   // The graph that returns the wanted probes (and the logits), with a multiplier input per masked
   // convolution: a mask scales the convolution's output before anything reads it.
-  const std::shared_ptr<jit::GraphFunction>& function_for(const std::vector<size_t>& ids, bool logits) {
+  const std::shared_ptr<jit::GraphFunction>& function_for(const std::vector<size_t>& ids, bool logits,
+                                                          bool with_grad) {
     std::string key = logits ? "L" : "-";
+    key += with_grad ? "G" : "-";
     for (size_t id : ids) key += "," + std::to_string(id);
     key += "|";
     for (const auto& [id, mask] : masks_) key += std::to_string(id) + ",";
@@ -373,7 +375,15 @@ class TorchScriptModel : public ProbedModel {
       jit::Value* value = value_of.count(id) ? value_of[id] : node->outputs()[0];
       // A copy, taken right away: an in-place op further on (ReLU(inplace=True)) would change it.
       jit::WithInsertPoint here(value->node()->next());
-      outputs.push_back(g->insert(c10::aten::clone, {value}));
+      jit::Value* copy = g->insert(c10::aten::clone, {value});
+      outputs.push_back(copy);
+      if (with_grad) {
+        // Gradients with respect to the probe (Grad-CAM, ODIN) need the returned tensor on the path
+        // to the logits: the rest of the graph reads a second copy made from the first, so it stays
+        // safe from in-place ops and the gradient reaches the probe.
+        jit::Value* onward = g->insert(c10::aten::clone, {copy});
+        value->replaceAllUsesAfterNodeWith(onward->node(), onward);
+      }
     }
     while (!g->outputs().empty()) g->eraseOutput(0);
     {
