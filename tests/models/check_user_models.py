@@ -13,7 +13,8 @@ images read with PIL. Required, per model:
   * mask: train and validation accuracy before masking and with every anomaly filter masked at
     once (the filters' weights and biases zeroed in PyTorch) are equal;
   * ood: MSP, maximum logit, energy and ODIN (one signed-gradient step, tempered softmax) of the
-    in-distribution images (1e-4 relative; ODIN 1e-3);
+    in-distribution images (1e-4 relative), and ODIN's step: the score less the tempered softmax of
+    the unmoved image, PyTorch's within 5 % of the largest move and positive;
   * activations: the S1 frequencies (share of a class's images in which a neuron's mean output is
     positive) of the last ReLU equal the hooked outputs' (exactly, with ties at zero excluded);
   * visualize: Grad-CAM at the command's layer equals autograd's (1e-4 of the largest value), and
@@ -194,9 +195,17 @@ def check_model(bin_, workdir, kind, data, test_x, test_y, train_x, train_y):
     g, = torch.autograd.grad(loss, xg)
     with torch.no_grad():
         ref["odin"] = (net(x - eps * g.sign()).double() / t).softmax(1).amax(1)
+        tempered = (logits / t).softmax(1).amax(1)
     for name, value in ref.items():
         err = rel_err(inside[name], value.numpy())
-        check(err < (1e-3 if name == "odin" else 1e-4), f"{kind} ood {name}: differs from PyTorch's by {err:.1e}")
+        check(err < 1e-4, f"{kind} ood {name}: differs from PyTorch's by {err:.1e}")
+    # At T = 1000 the step moves the score by ~1e-5 of itself: the step's own effect (the score less
+    # the tempered softmax of the unmoved image) is what shows its direction and size.
+    moved_ours, moved_ref = inside["odin"] - tempered.numpy(), (ref["odin"] - tempered).numpy()
+    err = rel_err(moved_ours, moved_ref)
+    check(err < 0.05 and (moved_ref > 0).mean() > 0.9,
+          f"{kind} ood odin: the perturbation moves the score by {moved_ours.mean():.3e} on average, PyTorch's by "
+          f"{moved_ref.mean():.3e} (differs by {err:.1e} of the largest move)")
 
     # activations: S1 frequencies of the last ReLU.
     with open(os.path.join(out, "activations", "activations.json")) as f:
