@@ -1,12 +1,14 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
 #include "filterscope/core/error.h"
 #include "filterscope/core/ranks.h"
 #include "filterscope/core/runtime.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope::cli {
 
@@ -43,6 +45,30 @@ void build_app(CLI::App& app, Commands& commands) {
 namespace {
 // Exit codes: 0 done, 1 the input or the work failed, 2 the command line is wrong (as in getopt tools).
 constexpr int kUsageExit = 2;
+
+// "; did you mean --epochs?" for the first --flag on the command line that the chosen command does
+// not have, when one of its flags is close; "" otherwise.
+std::string flag_suggestion(CLI::App& app, int argc, const char* const* argv) {
+  if (argc < 2) return "";
+  CLI::App* sub = nullptr;
+  try {
+    sub = app.get_subcommand(argv[1]);
+  } catch (const CLI::OptionNotFound&) {
+    return "";
+  }
+  std::vector<std::string> flags;
+  for (const CLI::Option* o : sub->get_options())
+    for (const std::string& name : o->get_lnames()) flags.push_back("--" + name);
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    arg = arg.substr(0, arg.find('='));
+    if (std::find(flags.begin(), flags.end(), arg) != flags.end()) continue;
+    const std::string guess = closest_match(arg, flags);
+    return guess.empty() ? "" : "; did you mean " + guess + "?";
+  }
+  return "";
+}
 }  // namespace
 
 int run(int argc, const char* const* argv) {
@@ -55,12 +81,17 @@ int run(int argc, const char* const* argv) {
     if (argc > 1 && argv[1][0] != '-') {
       const auto commands = app.get_subcommands([](const CLI::App* sub) { return !sub->get_name().empty(); });
       std::string names;
+      std::vector<std::string> list;
       bool known = false;
       for (const CLI::App* sub : commands) {
         names += (names.empty() ? "" : ", ") + sub->get_name();
+        list.push_back(sub->get_name());
         known = known || sub->get_name() == argv[1];
       }
-      if (!known) throw UsageError(std::string("unknown command '") + argv[1] + "' (one of " + names + ")");
+      const std::string guess = closest_match(argv[1], list);
+      if (!known)
+        throw UsageError(std::string("unknown command '") + argv[1] + "'" +
+                         (guess.empty() ? "" : "; did you mean '" + guess + "'?") + " (one of " + names + ")");
     }
     app.parse(argc, argv);
     // Under mpirun only the commands that share their work take several ranks; any other would run
@@ -81,7 +112,7 @@ int run(int argc, const char* const* argv) {
     std::string message = e.what();
     for (char& ch : message)
       if (ch == '\n') ch = ' ';
-    std::fprintf(stderr, "filterscope: error: %s (see --help)\n", message.c_str());
+    std::fprintf(stderr, "filterscope: error: %s%s (see --help)\n", message.c_str(), flag_suggestion(app, argc, argv).c_str());
     return kUsageExit;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "filterscope: error: %s\n", e.what());

@@ -4,6 +4,7 @@
 
 #include "cli_params.h"
 #include "commands.h"
+#include "filterscope/core/runtime.h"
 #include "filterscope/models/probed_model.h"
 #include "filterscope/signals/overfit.h"
 #include "filterscope/train/trainer.h"
@@ -84,6 +85,7 @@ void register_train(CLI::App& app, Commands& commands) {
       validate_params(settings.split, SplitOptions::params());
       validate_params(settings.train, TrainOptions::params());
       validate_live_signals(args->alarm, !args->command.no_sample_log);
+      parse_device(settings.train.device);  // a mistyped --device is refused before the data is read
       const PreparedRun run = prepare_run(settings);
       TrainRunOptions options;
       options.resume = args->command.resume;

@@ -62,15 +62,25 @@ class SuiteRun : public ::testing::Test {
  protected:
   static void train(const std::vector<std::string>& args) {
     dir_ = new TempDir();
-    const CliRun r = run_cli(with(args, {"--out", run().string()}));
-    ASSERT_EQ(r.code, 0) << r.err;
+    require(run_cli(with(args, {"--out", run().string()})), "training the suite's run");
+  }
+  /// A set-up step of the suite. When one fails, every test of the suite fails with its message: an
+  /// assertion in SetUpTestSuite would only skip them, and a skipped suite reads as a pass.
+  static void require(const CliRun& r, const std::string& what) {
+    if (r.code != 0 && failure_.empty())
+      failure_ = what + " failed (exit " + std::to_string(r.code) + "): " + r.err;
+  }
+  void SetUp() override {
+    if (!failure_.empty()) FAIL() << failure_;
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
+    failure_.clear();
   }
   static std::filesystem::path run() { return *dir_ / "run"; }
   static inline TempDir* dir_ = nullptr;
+  static inline std::string failure_;
 };
 
 }  // namespace filterscope::testing

@@ -221,6 +221,16 @@ TEST(Analyze, DeadAndNaNFiltersAreReportedNotFatal) {
   const AnalysisRecord back = AnalysisRecord::from_json(r.to_json(), "test");
   EXPECT_EQ(back.to_json(), r.to_json());
   EXPECT_TRUE(std::isnan(back.layers[0].filters[4].mean_activation));
+  // A float where a whole number belongs is refused with the file's name (the JSON library would
+  // cast 8.9e99 to an integer: undefined behaviour, garbage counts).
+  nlohmann::json bad = r.to_json();
+  bad["layers"][0]["anomaly_count"] = 8.9e99;
+  EXPECT_EQ(testing::error_of([&] { AnalysisRecord::from_json(bad, "epoch-003/analysis.json"); }),
+            "epoch-003/analysis.json: 8.9e+99 is not a whole number");
+  bad = r.to_json();
+  bad["probe_set"]["dataset_indices"][0] = 1.5;
+  EXPECT_EQ(testing::error_of([&] { AnalysisRecord::from_json(bad, "analysis.json"); }),
+            "analysis.json: 1.5 is not a whole number");
 }
 
 TEST(Analyze, BadInputGetsOneClearLine) {

@@ -304,6 +304,13 @@ TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
 TEST(Study, VerdictOfAnEmptyRunSaysWhatIsMissing) {
   TempDir dir;
   std::filesystem::create_directories(dir / "run");
+  // A folder that is not a run is refused, and nothing is written into it.
+  const auto empty = run_cli({"verdict", (dir / "run").string()});
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_NE(empty.err.find("not a run directory (no run.json"), std::string::npos) << empty.err;
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "run"));
+  // A run with nothing analysed yet: every hypothesis says what to run (verdict reads no run.json).
+  testing::write_bytes(dir / "run" / "run.json", "{}");
   const auto v = run_cli({"verdict", (dir / "run").string()});
   ASSERT_EQ(v.code, 0) << v.err;
   EXPECT_NE(v.out.find("not run"), std::string::npos);

@@ -144,11 +144,15 @@ TEST(Hardening, CommandLineMistakesAreOneLineAndExitTwo) {
       {{"train", "--train-size", "-5"}, "--train-size must be >= 0, got -5"},
       {{"cluster"}, "required"},
       {{"no-such-command"}, "unknown command 'no-such-command' (one of train, cluster, analyze,"},
+      {{"analyse"}, "unknown command 'analyse'; did you mean 'analyze'? (one of train,"},
+      {{"train", "--epoch", "3"}, "not expected: 3 --epoch; did you mean --epochs? (see --help)"},
+      {{"train", "--device", "gpu"}, "--device must be cpu, cuda or cuda:N, got \"gpu\""},
+      {{"train", "--dataset", "mnist"}, "--data-dir is required for --dataset mnist"},
   };
   for (const auto& c : cases) {
     auto args = c.args;
     args.insert(args.end(), {"--out", (dir / "x").string()});
-    if (c.args[0] == "cluster" || c.args[0] == "no-such-command") args = c.args;
+    if (c.args[0] == "cluster" || c.args[0] == "no-such-command" || c.args[0] == "analyse") args = c.args;
     const auto r = run_cli(args);
     EXPECT_EQ(r.code, 2) << c.message << ": " << r.err;
     EXPECT_EQ(r.err.rfind("filterscope: error: ", 0), 0u) << r.err;

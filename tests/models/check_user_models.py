@@ -19,7 +19,8 @@ images read with PIL. Required, per model:
     positive) of the last ReLU equal the hooked outputs' (exactly, with ties at zero excluded);
   * visualize: Grad-CAM at the command's layer equals autograd's (1e-4 of the largest value), and
     the saved activation-maximisation images and starts, re-run through the model, give the
-    logits visualize.json reports, the objective higher after than before;
+    logits visualize.json reports, the objective higher after than before, and am_grid.png,
+    decoded by PIL, is those images in their grid (the PNG encoder, to one byte);
   * hierarchy: the class representatives (mean output of the layer over each class's images) equal
     the hooked means (1e-4 relative).
 
@@ -35,6 +36,7 @@ import sys
 import numpy as np
 import torch
 import torchvision
+from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -254,6 +256,22 @@ def check_model(bin_, workdir, kind, data, test_x, test_y, train_x, train_y):
               f"{kind} visualize: {im['objective']} saved images give {before[i, c].item():.4f} -> "
               f"{after[i, c].item():.4f} in PyTorch, visualize.json says {im['before']:.4f} -> {im['after']:.4f}")
         check(after[i, c] > before[i, c], f"{kind} visualize: {im['objective']} did not rise in PyTorch")
+    # The PNG encoder, read back by PIL: am_grid.png is the saved images in a grid (a column per
+    # objective, 2 white pixels between, each pixel drawn 3 x 3) rounded to bytes.
+    images = np.load(os.path.join(vis, "am_images.npy")).astype(np.float32)
+    n, ch, hh, ww = images.shape
+    cols = max(1, min(len(am["objectives"]), n))
+    rows_ = (n + cols - 1) // cols
+    grid = np.ones((ch, rows_ * hh + (rows_ + 1) * 2, cols * ww + (cols + 1) * 2), np.float32)
+    for i in range(n):
+        r0, c0 = 2 + (i // cols) * (hh + 2), 2 + (i % cols) * (ww + 2)
+        grid[:, r0:r0 + hh, c0:c0 + ww] = images[i]
+    grid = np.round(np.clip(grid, 0, 1).repeat(3, 1).repeat(3, 2) * 255).astype(np.int16).transpose(1, 2, 0)
+    with Image.open(os.path.join(vis, "am_grid.png")) as png:
+        decoded = np.asarray(png.convert("RGB")).astype(np.int16)
+    check(decoded.shape == grid.shape and np.abs(decoded - grid).max() <= 1,
+          f"{kind} visualize: am_grid.png decodes to {decoded.shape}, not the saved images' grid {grid.shape}"
+          + (f" (largest byte difference {np.abs(decoded - grid).max()})" if decoded.shape == grid.shape else ""))
 
     # hierarchy: the class representatives.
     hier = os.path.join(out, "hierarchy")

@@ -49,7 +49,11 @@ class Browser:
                          "--window-size=1280,5000", "--screenshot=" + shot, url])
         if not os.path.exists(shot) or os.path.getsize(shot) < 20000:
             self.problems.append(f"{name}: no screenshot (or an almost empty one)")
-        return html, n
+        # What the page shows: the DOM after its scripts ran, without the scripts themselves. A text
+        # that is also a literal in the page's own script would otherwise be "found" whether or not
+        # the page ever rendered it.
+        rendered = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S | re.I)
+        return rendered, n
 
     def offline(self, page, name):
         text = open(page, encoding="utf-8").read()

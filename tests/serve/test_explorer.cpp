@@ -73,8 +73,8 @@ class Explorer_ : public testing::SuiteRun<Explorer_> {
  protected:
   static void SetUpTestSuite() {
     train(train_args(4));
-    const auto t = run_cli({"track", run().string(), "--probe-size", "80", "--split", "train", "--small-cluster", "0.05", "--quiet"});
-    ASSERT_EQ(t.code, 0) << t.err;
+    require(run_cli({"track", run().string(), "--probe-size", "80", "--split", "train", "--small-cluster", "0.05", "--quiet"}),
+            "track of the suite's run");
   }
   static HttpReply get(Explorer& e, const std::string& path, std::multimap<std::string, std::string> params = {}) {
     return e.handle("GET", path, params);

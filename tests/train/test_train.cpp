@@ -177,6 +177,18 @@ TEST(Train, ExcludeLeavesSamplesOutAfterTheNoiseDraw) {
   EXPECT_NE(run_cli(bad).err.find("dataset index 99999 is not among the run's training samples"), std::string::npos);
   testing::write_bytes(dir / "bad.txt", "12\nseven\n");
   EXPECT_NE(run_cli(bad).err.find("bad.txt: line 2 is not a whole number (\"seven\")"), std::string::npos);
+  // A file with no index (a lone line of text reads as a header) and a folder exclude nothing: both
+  // are refused rather than trained on as if --exclude had not been given.
+  testing::write_bytes(dir / "bad.txt", "abc\n");
+  const auto empty = run_cli(bad);
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_NE(empty.err.find("bad.txt: holds no dataset index"), std::string::npos) << empty.err;
+  auto folder = train_args(dir / "folder", 1);
+  folder.insert(folder.end(), {"--exclude", dir.path().string()});
+  const auto f = run_cli(folder);
+  EXPECT_EQ(f.code, 1);
+  EXPECT_NE(f.err.find(": not a file (expected a file of dataset indices"), std::string::npos) << f.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "folder" / "metrics.csv"));
 }
 
 TEST(Train, ResumeGoesOnToMoreEpochsAndSkipsACorruptCheckpoint) {

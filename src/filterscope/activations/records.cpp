@@ -1,6 +1,7 @@
 #include "filterscope/activations/records.h"
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/json.h"
 
 namespace filterscope {
@@ -18,8 +19,8 @@ ImageSetRecord set_from(const json& j) {
   s.name = j.at("name").get<std::string>();
   s.kind = j.at("kind").get<std::string>();
   s.what = j.at("what").get<std::string>();
-  s.images = j.at("images").get<int64_t>();
-  s.class_sizes = j.at("class_sizes").get<std::vector<int64_t>>();
+  s.images = json_whole(j.at("images"));
+  s.class_sizes = json_wholes(j.at("class_sizes"));
   return s;
 }
 
@@ -29,6 +30,8 @@ auto guarded(const std::string& source, const char* format, const json& j, F&& r
            format);
   try {
     return read();
+  } catch (const Error& e) {  // a value of the wrong kind (json_whole): named with the file
+    throw Error(detail::concat(source, ": ", without_prefix(e.what(), source)));
   } catch (const json::exception& e) {
     throw Error(detail::concat(source, ": a field is missing or of the wrong type (", e.what(), ")"));
   }
@@ -92,7 +95,7 @@ ActivationsRecord ActivationsRecord::from_json(const json& j, const std::string&
     r.class_names = j.at("class_names").get<std::vector<std::string>>();
     for (const auto& s : j.at("sets")) r.sets.push_back(set_from(s));
     for (const auto& l : j.at("layers"))
-      r.layers.push_back({l.at("name").get<std::string>(), l.at("kind").get<std::string>(), l.at("neurons").get<int64_t>(),
+      r.layers.push_back({l.at("name").get<std::string>(), l.at("kind").get<std::string>(), json_whole(l.at("neurons")),
                           l.at("map").get<bool>()});
     for (const auto& s : j.at("summaries")) {
       PatternSummary p;
@@ -134,8 +137,8 @@ ActivationsRecord ActivationsRecord::from_json(const json& j, const std::string&
       v.set = i.at("set").get<std::string>();
       v.layer = i.at("layer").get<std::string>();
       v.input_layer = i.at("input_layer").get<std::string>();
-      v.inputs = i.at("inputs").get<int64_t>();
-      v.outputs = i.at("outputs").get<int64_t>();
+      v.inputs = json_whole(i.at("inputs"));
+      v.outputs = json_whole(i.at("outputs"));
       v.threshold = number_or_nan(i.at("threshold"));
       v.mean_frequency = number_or_nan(i.at("mean_frequency"));
       v.histogram_file = i.at("histogram_file").get<std::string>();
@@ -212,7 +215,7 @@ OodRecord OodRecord::from_json(const json& j, const std::string& source) {
     r.mahalanobis_layers = j.at("mahalanobis_layers").get<std::vector<std::string>>();
     r.pattern_layers = j.at("pattern_layers").get<std::vector<std::string>>();
     r.gmm_layer = j.at("gmm_layer").get<std::string>();
-    r.gmm_filters = j.at("gmm_filters").get<int64_t>();
+    r.gmm_filters = json_whole(j.at("gmm_filters"));
     r.in_accuracy = number_or_nan(j.at("in_accuracy"));
     r.notes = j.at("notes").get<std::vector<std::string>>();
     r.seconds = j.at("seconds").get<double>();

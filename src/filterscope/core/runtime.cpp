@@ -74,13 +74,13 @@ c10::Device apply_runtime(const RuntimeOptions& options) {
 }
 
 c10::Device parse_device(const std::string& name) {
-  FS_CHECK(name == "cpu" || name.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got \"",
-           name, "\"");
+  FS_CHECK_USAGE(name == "cpu" || name.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got \"",
+                 name, "\"");
   c10::Device device(c10::kCPU);
   try {
     device = c10::Device(name);
   } catch (const std::exception&) {
-    throw Error(detail::concat("--device: cannot parse \"", name, "\""));
+    throw UsageError(detail::concat("--device: cannot parse \"", name, "\""));
   }
   if (device.is_cuda()) {
     FS_CHECK(torch::cuda::is_available(), "--device ", name,

@@ -17,6 +17,11 @@ std::string printable(std::string_view text, size_t max_chars = 80);
 /// names it again with more context).
 std::string without_prefix(const std::string& message, const std::string& prefix);
 
+/// The candidate closest to `word` by edit distance (insertions, deletions, substitutions and
+/// swaps of neighbours), when it is within a third of the word's length (at least 1); "" otherwise.
+/// What "did you mean" suggests for a mistyped command or flag.
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
 /// A share as the console prints it: 0.1234 -> "12.3%", "n/a" when not finite.
 std::string percent(double share);
 

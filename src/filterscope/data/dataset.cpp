@@ -106,7 +106,7 @@ DatasetSplits load_all_classes(const DataOptions& options) {
   }
   fs::path dir = options.data_dir;
   if (dir.empty()) {
-    FS_CHECK(name == "fashion-mnist", "--data-dir is required for --dataset ", name);
+    FS_CHECK_USAGE(name == "fashion-mnist", "--data-dir is required for --dataset ", name);
     dir = kFashionMnistDir;
     FS_CHECK(fs::is_directory(dir), dir.string(),
              ": not found; install Debian's dataset-fashion-mnist (scripts/setup.sh does) or pass "

@@ -186,6 +186,11 @@ VerdictsRecord compute_verdicts(const std::optional<TrackRecord>& track,
 VerdictsRecord run_verdicts(const fs::path& run_dir, const VerdictRules& rules) {
   FS_CHECK(fs::is_directory(run_dir), run_dir.string(), ": no such run directory");
   const RunLayout layout(run_dir);
+  // A folder of something else gets no verdicts.json written into it.
+  FS_CHECK(fs::exists(layout.run_json()) || fs::exists(layout.track_json()) || fs::exists(layout.gradients_json()) ||
+               fs::exists(layout.mask_json()),
+           run_dir.string(), ": not a run directory (no run.json, track.json, gradients.json or mask.json); "
+           "give the folder `filterscope train --out` wrote");
   VerdictsRecord out = compute_verdicts(read_track_record(layout.track_json()),
                                         read_gradients_record(layout.gradients_json()),
                                         read_mask_record(layout.mask_json()), rules);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/json.h"
 
 namespace filterscope {
@@ -36,16 +37,16 @@ json filter_json(const FilterRecord& f) {
 
 FilterRecord filter_from(const json& j) {
   FilterRecord f;
-  f.filter = j.at("filter").get<int64_t>();
+  f.filter = json_whole(j.at("filter"));
   f.status = j.at("status").get<std::string>();
   f.note = j.at("note").get<std::string>();
-  if (!j.at("k").is_null()) f.k = j.at("k").get<int64_t>();
+  if (!j.at("k").is_null()) f.k = json_whole(j.at("k"));
   f.ch = number_or_nan(j.at("ch"));
   f.ch_by_k = numbers_or_nan(j.at("ch_by_k"));
-  f.cluster_sizes = j.at("cluster_sizes").get<std::vector<int64_t>>();
+  f.cluster_sizes = json_wholes(j.at("cluster_sizes"));
   f.mean_activation = number_or_nan(j.at("mean_activation"));
   const auto& s = j.at("scores");
-  f.small_clusters = s.at("small_clusters").get<int64_t>();
+  f.small_clusters = json_whole(s.at("small_clusters"));
   f.small_share = number_or_nan(s.at("small_share"));
   f.smallest_share = number_or_nan(s.at("smallest_share"));
   f.unbalance = number_or_nan(s.at("unbalance"));
@@ -56,7 +57,7 @@ FilterRecord filter_from(const json& j) {
   f.high_ch = c.at("high_ch").get<bool>();
   f.active = c.at("active").get<bool>();
   f.anomaly = j.at("anomaly").get<bool>();
-  f.small_cluster_members = j.at("small_cluster_members").get<std::vector<int64_t>>();
+  f.small_cluster_members = json_wholes(j.at("small_cluster_members"));
   return f;
 }
 
@@ -91,16 +92,16 @@ LayerRecord layer_from(const json& j) {
   l.name = j.at("name").get<std::string>();
   l.kind = j.at("kind").get<std::string>();
   l.owner_conv = j.at("owner_conv").get<std::string>();
-  l.shape = j.at("shape").get<std::vector<int64_t>>();
-  l.lambda = j.at("lambda").get<int64_t>();
+  l.shape = json_wholes(j.at("shape"));
+  l.lambda = json_whole(j.at("lambda"));
   l.mean_ch = number_or_nan(j.at("mean_ch"));
   l.mean_activation = number_or_nan(j.at("mean_activation"));
-  l.anomaly_count = j.at("anomaly_count").get<int64_t>();
+  l.anomaly_count = json_whole(j.at("anomaly_count"));
   const auto& p = j.at("passing");
-  l.unbalanced = p.at("unbalanced").get<int64_t>();
-  l.high_ch = p.at("high_ch").get<int64_t>();
-  l.active = p.at("active").get<int64_t>();
-  l.unbalanced_and_high_ch = p.at("unbalanced_and_high_ch").get<int64_t>();
+  l.unbalanced = json_whole(p.at("unbalanced"));
+  l.high_ch = json_whole(p.at("high_ch"));
+  l.active = json_whole(p.at("active"));
+  l.unbalanced_and_high_ch = json_whole(p.at("unbalanced_and_high_ch"));
   const auto& n = j.at("nearest");
   l.nearest_unbalance = number_or_nan(n.at("unbalance"));
   l.nearest_ch_ratio = number_or_nan(n.at("ch_ratio"));
@@ -124,10 +125,10 @@ json outlier_json(const OutlierRecord& o) {
 
 OutlierRecord outlier_from(const json& j) {
   OutlierRecord o;
-  o.dataset_index = j.at("dataset_index").get<int64_t>();
-  o.position = j.at("position").get<int64_t>();
-  o.label = j.at("label").get<int64_t>();
-  if (!j.at("prediction").is_null()) o.prediction = j.at("prediction").get<int64_t>();
+  o.dataset_index = json_whole(j.at("dataset_index"));
+  o.position = json_whole(j.at("position"));
+  o.label = json_whole(j.at("label"));
+  if (!j.at("prediction").is_null()) o.prediction = json_whole(j.at("prediction"));
   o.filters = j.at("filters").get<std::vector<std::string>>();
   if (j.contains("label_replaced")) o.label_replaced = j.at("label_replaced").get<bool>();
   return o;
@@ -152,13 +153,13 @@ ProbeSetRecord probe_set_from(const json& j) {
   p.dataset = j.at("dataset").get<std::string>();
   p.split = j.at("split").get<std::string>();
   p.split_name = j.at("split_name").get<std::string>();
-  p.size = j.at("size").get<int64_t>();
-  p.seed = j.at("seed").get<int64_t>();
+  p.size = json_whole(j.at("size"));
+  p.seed = json_whole(j.at("seed"));
   p.normalisation = InputTransform::from_json(j.at("normalisation"));
-  p.dataset_indices = j.at("dataset_indices").get<std::vector<int64_t>>();
-  p.labels = j.at("labels").get<std::vector<int64_t>>();
-  if (j.contains("label_replaced")) p.label_replaced = j.at("label_replaced").get<std::vector<int64_t>>();
-  if (j.contains("predictions")) p.predictions = j.at("predictions").get<std::vector<int64_t>>();
+  p.dataset_indices = json_wholes(j.at("dataset_indices"));
+  p.labels = json_wholes(j.at("labels"));
+  if (j.contains("label_replaced")) p.label_replaced = json_wholes(j.at("label_replaced"));
+  if (j.contains("predictions")) p.predictions = json_wholes(j.at("predictions"));
   return p;
 }
 
@@ -180,8 +181,8 @@ ModelRecord ModelRecord::from_json(const json& j) {
   m.description = j.at("description").get<std::string>();
   if (j.contains("network")) m.network = j.at("network").get<std::string>();
   if (j.contains("run_dir")) m.run_dir = j.at("run_dir").get<std::string>();
-  if (j.contains("epoch")) m.epoch = j.at("epoch").get<int64_t>();
-  if (j.contains("input_shape")) m.input_shape = j.at("input_shape").get<std::vector<int64_t>>();
+  if (j.contains("epoch")) m.epoch = json_whole(j.at("epoch"));
+  if (j.contains("input_shape")) m.input_shape = json_wholes(j.at("input_shape"));
   return m;
 }
 
@@ -230,7 +231,7 @@ std::vector<RankWork> rank_work_from_json(const json& j) {
     w.rank = r.at("rank").get<int>();
     w.host = r.at("host").get<std::string>();
     w.busy_seconds = r.at("busy_seconds").get<double>();
-    w.units = r.at("units").get<int64_t>();
+    w.units = json_whole(r.at("units"));
     w.estimated_cost = r.at("estimated_cost").get<double>();
     ranks.push_back(w);
   }
@@ -246,13 +247,15 @@ AnalysisRecord AnalysisRecord::from_json(const json& j, const std::string& sourc
     a.probe_set = probe_set_from(j.at("probe_set"));
     a.settings = j.at("settings");
     const auto& s = j.at("summary");
-    a.filters = s.at("filters").get<int64_t>();
-    a.anomaly_filters = s.at("anomaly_filters").get<int64_t>();
+    a.filters = json_whole(s.at("filters"));
+    a.anomaly_filters = json_whole(s.at("anomaly_filters"));
     a.capture_seconds = s.at("capture_seconds").get<double>();
     a.cluster_seconds = s.at("cluster_seconds").get<double>();
     for (const auto& l : j.at("layers")) a.layers.push_back(layer_from(l));
     for (const auto& o : j.at("outliers")) a.outliers.push_back(outlier_from(o));
     if (j.contains("ranks")) a.ranks = rank_work_from_json(j.at("ranks"));
+  } catch (const Error& e) {  // a value of the wrong kind (json_whole): named with the file
+    throw Error(detail::concat(source, ": ", without_prefix(e.what(), source)));
   } catch (const json::exception& e) {
     throw Error(detail::concat(source, ": malformed analysis (", e.what(), ")"));
   }

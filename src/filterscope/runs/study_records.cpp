@@ -1,6 +1,7 @@
 #include "filterscope/runs/study_records.h"
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/json.h"
 
 namespace filterscope {
@@ -25,6 +26,8 @@ template <class F>
 auto guarded(const std::string& source, F&& read) {
   try {
     return read();
+  } catch (const Error& e) {  // a value of the wrong kind (json_whole): named with the file
+    throw Error(detail::concat(source, ": ", without_prefix(e.what(), source)));
   } catch (const json::exception& e) {
     throw Error(detail::concat(source, ": a field is missing or of the wrong type (", e.what(),
                                "); was it written by another version? Run the experiment again"));
@@ -72,10 +75,10 @@ json Enrichment::to_json() const {
 
 Enrichment Enrichment::from_json(const json& j) {
   Enrichment e;
-  e.probe_size = j.at("probe_size").get<int64_t>();
-  e.replaced = j.at("replaced").get<int64_t>();
-  e.outliers = j.at("outliers").get<int64_t>();
-  e.replaced_outliers = j.at("replaced_outliers").get<int64_t>();
+  e.probe_size = json_whole(j.at("probe_size"));
+  e.replaced = json_whole(j.at("replaced"));
+  e.outliers = json_whole(j.at("outliers"));
+  e.replaced_outliers = json_whole(j.at("replaced_outliers"));
   e.precision = number_or_nan(j.at("precision"));
   e.recall = number_or_nan(j.at("recall"));
   e.base_rate = number_or_nan(j.at("base_rate"));
@@ -118,20 +121,20 @@ json track_choice_json(const TrackEpochRecord& r) {
 
 TrackEpochRecord track_row_from(const json& j, bool choice) {
   TrackEpochRecord r;
-  r.epoch = j.at("epoch").get<int64_t>();
+  r.epoch = json_whole(j.at("epoch"));
   r.val_loss = j.at("val_loss").get<double>();
   r.val_acc = j.at("val_acc").get<double>();
   r.train_acc = j.at("train_acc").get<double>();
-  r.anomaly_filters = j.at("anomaly_filters").get<int64_t>();
-  r.outlier_samples = j.at("outlier_samples").get<int64_t>();
+  r.anomaly_filters = json_whole(j.at("anomaly_filters"));
+  r.outlier_samples = json_whole(j.at("outlier_samples"));
   r.mean_small_share = j.at("mean_small_share").get<double>();
   r.enrichment = enrichment_from(j.value("enrichment", json(nullptr)));
   r.per_layer = j.at("per_layer").get<std::map<std::string, int64_t>>();
   if (!choice) {
     r.train_loss = j.at("train_loss").get<double>();
-    r.unbalanced_filters = j.at("unbalanced_filters").get<int64_t>();
-    r.high_ch_filters = j.at("high_ch_filters").get<int64_t>();
-    r.active_filters = j.at("active_filters").get<int64_t>();
+    r.unbalanced_filters = json_whole(j.at("unbalanced_filters"));
+    r.high_ch_filters = json_whole(j.at("high_ch_filters"));
+    r.active_filters = json_whole(j.at("active_filters"));
   }
   return r;
 }
@@ -225,18 +228,18 @@ GradientsRecord GradientsRecord::from_json(const json& j, const std::string& sou
     for (const auto& e : j.at("epochs")) {
       GradientTable t;
       t.role = e.at("role").get<std::string>();
-      t.epoch = e.at("epoch").get<int64_t>();
+      t.epoch = json_whole(e.at("epoch"));
       t.analysis_reused = e.at("analysis_reused").get<bool>();
-      t.outlier_samples = e.at("outlier_samples").get<int64_t>();
-      t.normal_samples = e.at("normal_samples").get<int64_t>();
+      t.outlier_samples = json_whole(e.at("outlier_samples"));
+      t.normal_samples = json_whole(e.at("normal_samples"));
       for (const auto& l : e.at("layers")) {
         GradientLayerRow row;
         means_from(l, row);
         row.name = l.at("name").get<std::string>();
-        row.parameters = l.at("parameters").get<int64_t>();
+        row.parameters = json_whole(l.at("parameters"));
         t.layers.push_back(row);
       }
-      t.layers_outliers_larger = e.at("layers_outliers_larger").get<int64_t>();
+      t.layers_outliers_larger = json_whole(e.at("layers_outliers_larger"));
       means_from(e.at("overall"), t.overall);
       const auto& mw = e.at("overall").at("mann_whitney");
       t.mann_whitney_u = number_or_nan(mw.at("u"));
@@ -316,7 +319,7 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
   return guarded(source, [&] {
     MaskRecord m;
     if (j.contains("run_dir")) m.run_dir = j.at("run_dir").get<std::string>();
-    if (j.contains("epoch")) m.epoch = j.at("epoch").get<int64_t>();
+    if (j.contains("epoch")) m.epoch = json_whole(j.at("epoch"));
     if (j.contains("checkpoint")) m.checkpoint = j.at("checkpoint").get<std::string>();
     if (j.contains("model")) m.model = ModelRecord::from_json(j.at("model"));
     m.request = j.at("request");
@@ -324,12 +327,12 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
     m.train_measured_on = j.at("accuracy_measured_on").at("train").get<std::string>();
     m.val_measured_on = j.at("accuracy_measured_on").at("val").get<std::string>();
     m.before = {j.at("before").at("train_acc").get<double>(), j.at("before").at("val_acc").get<double>()};
-    m.anomaly_filters = j.at("anomaly_filters").get<int64_t>();
+    m.anomaly_filters = json_whole(j.at("anomaly_filters"));
     if (j.contains("note")) m.note = j.at("note").get<std::string>();
     if (j.contains("all_at_once")) {
       const auto& one = j.at("one_at_a_time");
       for (const auto& f : one.at("filters"))
-        m.one_at_a_time.push_back({f.at("conv").get<std::string>(), f.at("channel").get<int64_t>(),
+        m.one_at_a_time.push_back({f.at("conv").get<std::string>(), json_whole(f.at("channel")),
                                    f.at("flagged_at").get<std::vector<std::string>>(), f.at("train_acc").get<double>(),
                                    f.at("val_acc").get<double>(), f.at("train_down").get<bool>(),
                                    f.at("val_up").get<bool>(), paired_from(f.at("val_change")),
@@ -338,16 +341,16 @@ MaskRecord MaskRecord::from_json(const json& j, const std::string& source) {
       m.share_val_up = number_or_nan(one.at("share_val_up"));
       const auto& base = j.at("random_baseline");
       for (const auto& s : base.at("seeds"))
-        m.baseline_seeds.push_back({s.at("seed").get<int64_t>(), s.at("filters").get<std::vector<std::string>>(),
+        m.baseline_seeds.push_back({json_whole(s.at("seed")), s.at("filters").get<std::vector<std::string>>(),
                                     number_or_nan(s.at("share_train_down")), number_or_nan(s.at("share_val_up")),
                                     json_whole(s.at("val_up_significant")), json_whole(s.at("train_down_significant"))});
       m.baseline_share_train_down = mean_sd_from(base.at("share_train_down"));
       m.baseline_share_val_up = mean_sd_from(base.at("share_val_up"));
       const auto& a = j.at("all_at_once");
       m.all_at_once = AllAtOnce{a.at("train_acc").get<double>(),       a.at("val_acc").get<double>(),
-                                a.at("outlier_samples").get<int64_t>(), a.at("labels").get<std::string>(),
-                                a.at("right_to_right").get<int64_t>(),  a.at("right_to_wrong").get<int64_t>(),
-                                a.at("wrong_to_right").get<int64_t>(),  a.at("wrong_to_wrong").get<int64_t>()};
+                                json_whole(a.at("outlier_samples")), a.at("labels").get<std::string>(),
+                                json_whole(a.at("right_to_right")),  json_whole(a.at("right_to_wrong")),
+                                json_whole(a.at("wrong_to_right")),  json_whole(a.at("wrong_to_wrong"))};
       const auto& t = j.at("paired_tests");
       m.alpha = t.at("alpha").get<double>();
       m.val_up_significant = json_whole(t.at("val_up_significant"));

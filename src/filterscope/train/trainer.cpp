@@ -140,7 +140,17 @@ PreparedRun prepare_run(const RunSettings& settings) {
   run.noisy_positions = apply_label_noise(run.data.train.labels, run.data.train.num_classes,
                                           settings.train.label_noise, settings.train.seed);
   run.original_labels = before.index_select(0, run.noisy_positions);
-  if (!settings.train.exclude.empty()) exclude_samples(run, read_index_list(settings.train.exclude), settings.train.exclude);
+  if (!settings.train.exclude.empty()) {
+    const std::string& file = settings.train.exclude;
+    // A folder opens as an empty stream and a file of text is all "header": both would exclude
+    // nothing and train as if --exclude had not been given.
+    FS_CHECK(std::filesystem::is_regular_file(file), "--exclude ", file,
+             std::filesystem::exists(file) ? ": not a file (expected a file of dataset indices, one per line)"
+                                           : ": no such file");
+    const std::vector<int64_t> indices = read_index_list(file);
+    FS_CHECK(!indices.empty(), "--exclude ", file, ": holds no dataset index (expected whole numbers, one per line)");
+    exclude_samples(run, indices, file);
+  }
   // A monitored run's model takes its images as they are (the loop's own size).
   const int64_t side = settings.train.model == "torchscript" ? 0 : input_side(settings, run.data.train);
   const bool needs_resize = side > 0 && (run.data.train.height() != side || run.data.train.width() != side);
