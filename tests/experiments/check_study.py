@@ -1,8 +1,9 @@
 """Checks the files scripts/study.sh leaves: each seed's experiments exist, load with json/csv
 readers and agree with each other; the per-sample training records agree with metrics.csv; the
 label-noise detectors' AUROC and average precision in clean.json equal scikit-learn's on the scores
-in clean.csv and on AUM recomputed from samples/; study.json's sign tests and combined p-values equal
-scipy's on the per-seed records."""
+in clean.csv and on AUM recomputed from samples/; each hypothesis's per-seed effect and direction
+recomputed from the seed's own files (track.csv with scipy's Spearman, gradients.csv, mask.json), and
+study.json's sign tests (on those directions) and combined p-values equal scipy's."""
 import csv
 import glob
 import json
@@ -90,9 +91,62 @@ for d in seed_dirs:
 study = json.load(open(os.path.join(out, "study.json")))
 if study["seeds"] != [int(d.rsplit("-", 1)[1]) for d in seed_dirs]:
     study_problems.append(f"study.json seeds {study['seeds']}")
+
+
+def sign(x):
+    return 0 if x == 0 or x != x else (1 if x > 0 else -1)
+
+
+def seed_outcomes(run):
+    """Each hypothesis's effect and direction for one seed, from the seed's own files (track.csv,
+    track.json, gradients.csv, mask.json) by the rule of docs/results.md: H1 the Spearman correlation
+    of the anomaly count with the train-val gap across epochs (scipy), counted only where validation
+    accuracy dropped; H2 the outliers' mean |gradient| over the normal samples' at the overfit
+    epoch, counted from 5 outliers; H2b the enrichment ratio of replaced labels among the outliers,
+    from 5 outliers; H3 the share of anomaly filters whose masking raised validation accuracy
+    significantly less the random filters' share, from 3 masked filters."""
+    out = {}
+    with open(os.path.join(run, "track.csv")) as f:
+        rows = list(csv.DictReader(f))
+    track = json.load(open(os.path.join(run, "track.json")))
+    gap = [float(r["train_acc"]) - float(r["val_acc"]) for r in rows]
+    count = [float(r["anomaly_filters"]) for r in rows]
+    rho = stats.spearmanr(count, gap).correlation if len(set(count)) > 1 and len(set(gap)) > 1 else float("nan")
+    out["1"] = (rho, sign(rho) if track["val_acc_dropped"] else 0)
+    with open(os.path.join(run, "gradients.csv")) as f:
+        grads = [r for r in csv.DictReader(f) if r["role"] == "overfit"]
+    outl = [float(r["overall"]) for r in grads if r["outlier"] == "1"]
+    norm = [float(r["overall"]) for r in grads if r["outlier"] == "0"]
+    ratio = np.mean(outl) / np.mean(norm) if outl and norm else float("nan")
+    out["2"] = (ratio, sign(ratio - 1) if len(outl) >= 5 else 0)
+    e = track["overfit"].get("enrichment")
+    if e and e["replaced"] > 0:
+        enrich = (e["replaced_outliers"] / e["outliers"]) / (e["replaced"] / e["probe_size"]) if e["outliers"] else float("nan")
+        out["2b"] = (enrich, sign(enrich - 1) if e["outliers"] >= 5 else 0)
+    m = json.load(open(os.path.join(run, "mask.json")))
+    pt = m.get("paired_tests") or {}
+    if m["anomaly_filters"] > 0 and pt.get("baseline_filters", 0) > 0:
+        effect = pt["val_up_significant"] / m["anomaly_filters"] - pt["baseline_val_up_significant"] / pt["baseline_filters"]
+        out["3"] = (effect, sign(effect) if m["anomaly_filters"] >= 3 else 0)
+    return out
+
+
+from_files = {int(d.rsplit("-", 1)[1]): seed_outcomes(d) for d in seed_dirs}
 for h in study["hypotheses"]:
-    pos = sum(1 for s in h["seeds"] if s["direction"] > 0)
-    neg = sum(1 for s in h["seeds"] if s["direction"] < 0)
+    # The sign test and the per-seed directions from the seeds' files, not from study.json itself.
+    for s in h["seeds"]:
+        mine = from_files[s["seed"]].get(h["id"])
+        if mine is None:
+            if s["direction"] != 0:
+                study_problems.append(f"H{h['id']} seed {s['seed']}: direction {s['direction']} without the files for it")
+            continue
+        effect, direction = mine
+        if direction != s["direction"] or not (effect != effect and s["effect"] is None or
+                                               s["effect"] is not None and close(s["effect"], effect, 1e-6)):
+            study_problems.append(f"H{h['id']} seed {s['seed']}: study.json says effect {s['effect']} direction "
+                                  f"{s['direction']}, the seed's files give {effect} and {direction}")
+    directions = [from_files[s["seed"]].get(h["id"], (None, 0))[1] for s in h["seeds"]]
+    pos, neg = directions.count(1), directions.count(-1)
     if (pos, neg) != (h["positive"], h["negative"]):
         study_problems.append(f"H{h['id']}: counts {(pos, neg)} vs {(h['positive'], h['negative'])}")
     if pos + neg > 0 and not close(h["sign_test_p"], stats.binomtest(pos, pos + neg, alternative="greater").pvalue):

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "filterscope/core/error.h"
-#include "filterscope/runs/stats.h"
+#include "filterscope/experiments/mask.h"
 #include "filterscope/experiments/verdicts.h"
 
 namespace filterscope {
@@ -47,7 +47,7 @@ MaskRecord mask(int64_t filters, int64_t passing, int64_t random, int64_t random
   m.val_up_significant = passing;
   m.baseline_filters = random;
   m.baseline_val_up_significant = random_passing;
-  m.val_up_enrichment_p = hypergeometric_upper_tail(filters + random, passing + random_passing, filters, passing);
+  m.val_up_enrichment_p = paired_test_enrichment_p(filters, passing, random, random_passing);
   m.share_val_up = filters > 0 ? static_cast<double>(passing) / static_cast<double>(filters) : NAN;
   m.baseline_share_val_up = {0.1, 0.05};
   if (filters > 0) m.all_at_once = AllAtOnce{0.9, 0.71, 10, "true labels", 0, 0, 0, 0};

@@ -40,6 +40,10 @@ const ParamTable<MaskOptions>& MaskOptions::params() {
   return table;
 }
 
+double paired_test_enrichment_p(int64_t anomaly, int64_t anomaly_passing, int64_t random, int64_t random_passing) {
+  return hypergeometric_upper_tail(anomaly + random, anomaly_passing + random_passing, anomaly, anomaly_passing);
+}
+
 std::vector<MaskUnit> anomaly_units(const AnalysisRecord& analysis) {
   std::map<std::pair<std::string, int64_t>, std::vector<std::string>> flagged;
   for (const auto& layer : analysis.layers) {
@@ -213,14 +217,10 @@ std::string mask_tables(ProbedModel& model, const PreparedRun& run, const ProbeS
     out.baseline_train_down_significant += significant.second;
     if (std::isfinite(td)) train_down.push_back(td), val_up.push_back(vu);
   }
-  // Do anomaly filters pass the paired test more often than random ones? Fisher's exact test on
-  // the 2x2 table (anomaly / random x pass / not), one-sided.
-  const int64_t all_filters = out.anomaly_filters + out.baseline_filters;
-  out.val_up_enrichment_p = hypergeometric_upper_tail(all_filters, out.val_up_significant + out.baseline_val_up_significant,
-                                                      out.anomaly_filters, out.val_up_significant);
-  out.train_down_enrichment_p =
-      hypergeometric_upper_tail(all_filters, out.train_down_significant + out.baseline_train_down_significant,
-                                out.anomaly_filters, out.train_down_significant);
+  out.val_up_enrichment_p = paired_test_enrichment_p(out.anomaly_filters, out.val_up_significant, out.baseline_filters,
+                                                     out.baseline_val_up_significant);
+  out.train_down_enrichment_p = paired_test_enrichment_p(out.anomaly_filters, out.train_down_significant,
+                                                         out.baseline_filters, out.baseline_train_down_significant);
   out.baseline_share_train_down = {mean(train_down), sample_sd(train_down)};
   out.baseline_share_val_up = {mean(val_up), sample_sd(val_up)};
 

@@ -35,6 +35,11 @@ struct MaskUnit {
 /// The anomaly filters of an analysis.json as units, ordered by convolution and channel.
 std::vector<MaskUnit> anomaly_units(const AnalysisRecord& analysis);
 
+/// Do anomaly filters pass the paired test more often than random ones? Fisher's exact test on the
+/// 2x2 table (anomaly / random x passing / not), one-sided: the p-value of at least
+/// `anomaly_passing` passing among `anomaly` filters drawn from all of them.
+double paired_test_enrichment_p(int64_t anomaly, int64_t anomaly_passing, int64_t random, int64_t random_passing);
+
 /// The random baseline for one seed: per convolution, as many filters as `anomalies` has there,
 /// drawn without replacement from that convolution's other filters (fewer when it has too few).
 std::vector<MaskUnit> random_units(const std::vector<MaskUnit>& anomalies, const ProbedModel& model, int64_t seed);
