@@ -47,9 +47,11 @@ inline double exp_nonpositive(double x) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  int64_t bits;
+  // Unsigned: shifting a signed value's bits out of range is undefined (UBSan found it under
+  // scripts/sanitize.sh); the unsigned shift gives the same bits, defined.
+  uint64_t bits;
   std::memcpy(&bits, &t, sizeof bits);
-  bits = (bits + 1023) << 52;  // the low bits of t hold n; this builds 2^n
+  bits = (bits + 1023u) << 52;  // the low bits of t hold n; this builds 2^n
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

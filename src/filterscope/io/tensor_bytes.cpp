@@ -8,7 +8,9 @@
 
 namespace filterscope {
 
-void ByteWriter::raw(const void* data, size_t size) { bytes_.append(static_cast<const char*>(data), size); }
+void ByteWriter::raw(const void* data, size_t size) {
+  if (size > 0) bytes_.append(static_cast<const char*>(data), size);  // an empty tensor's data is null
+}
 
 void ByteWriter::i64(int64_t value) { raw(&value, sizeof value); }
 
@@ -32,7 +34,9 @@ void ByteWriter::tensor(const at::Tensor& value) {
 void ByteReader::raw(void* data, size_t size) {
   FS_CHECK(size <= bytes_.size() - at_, what_, ": message ends early (", bytes_.size(), " bytes, ", size,
            " more wanted at byte ", at_, ")");
-  std::memcpy(data, bytes_.data() + at_, size);
+  // An empty tensor's data pointer is null, and memcpy from or to null is undefined even for zero
+  // bytes (UBSan found it under scripts/sanitize.sh).
+  if (size > 0) std::memcpy(data, bytes_.data() + at_, size);
   at_ += size;
 }
 
