@@ -133,6 +133,21 @@ def seeds():
     s["samples"] = [b"\x00position,dataset_index,label,prediction,loss,margin,correct\n"
                     b"0,17,3,3,0.125,2.5,1\n1,4,0,7,3.25,-1.75,0\n",
                     b"\x01dataset_index\n12\n7  # a comment\n\n5\n"]
+    # The typed records of a run: small valid examples (fuzz/examples/, a real run's files with every
+    # list cut to two entries), the first byte picking the reader where a harness has several.
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+
+    def example(name):
+        with open(os.path.join(examples, name + ".json"), "rb") as f:
+            return f.read()
+
+    s["analysis"] = [example("analysis")]
+    s["study"] = [bytes([k]) + example(name) for k, name in
+                  enumerate(["track", "gradients", "mask", "clean", "verdicts", "retrain", "study"])]
+    s["activation"] = [b"\x00" + example("activations"), b"\x01" + example("ood")]
+    # The run log: the harness builds a valid log; the input edits it (see fuzz_run_log.cpp).
+    s["run_log"] = [b"\x00\x00" + bytes(range(16)), b"\x03\x00" + bytes(range(40)),
+                    b"\x00\x02" + bytes((i * 29) % 256 for i in range(24))]
     return s
 
 

@@ -6,7 +6,8 @@
 #   --seconds N  time per harness (default 30: the smoke run CI makes; docs/hardening.md records
 #                the 10-minute runs, --seconds 600)
 #   --jobs J     harnesses run at once (default: the number of cores)
-#   HARNESS      idx cifar npy image export_info run_json checkpoint serve_query samples (default: all)
+#   HARNESS      idx cifar npy image export_info run_json checkpoint serve_query samples analysis study
+#                activation run_log (default: all)
 #
 # Seeds are generated (fuzz/make_seeds.py); what a harness learns is kept in build-fuzz/corpus/NAME
 # between runs. A crash, a leak, undefined behaviour, an uncaught exception or a refusal that is not
@@ -22,12 +23,12 @@ while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: error: unknown flag $1 (see --help)" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
-all=(idx cifar npy image export_info run_json checkpoint serve_query samples)
+all=(idx cifar npy image export_info run_json checkpoint serve_query samples analysis study activation run_log)
 ((${#names[@]})) || names=("${all[@]}")
 for n in "${names[@]}"; do
   [[ " ${all[*]} " == *" $n "* ]] || { echo "fuzz.sh: error: unknown harness $n (one of: ${all[*]})" >&2; exit 2; }

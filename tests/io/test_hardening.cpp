@@ -19,6 +19,8 @@
 #include "filterscope/io/zip_archive.h"
 #include "filterscope/models/export_info.h"
 #include "filterscope/runs/model_source.h"
+#include "filterscope/io/sqlite.h"
+#include "filterscope/runs/run_log.h"
 #include "filterscope/train/checkpoint.h"
 #include "filterscope/train/sample_log.h"
 #include "filterscope/train/trainer.h"
@@ -325,6 +327,64 @@ TEST(Hardening, FuzzFoundSamplesRowWithACarriageReturnStaysOneLine) {
   const std::string e = error_of([&] { SampleEpoch::from_csv(text, 3, "RUN/samples/epoch-003.csv"); });
   EXPECT_HAS(e, "RUN/samples/epoch-003.csv: line 3 is malformed (\"1,4,0?");
   EXPECT_EQ(lines(e), 0) << e;
+}
+
+// A run log with one layer, two validation images and no records yet.
+void write_small_run_log(const std::filesystem::path& file) {
+  RunLogSetup setup;
+  setup.layers = {{"features.0", "conv", 2, 9}};
+  setup.val_dataset_indices = {0, 1};
+  setup.val_labels = {0, 1};
+  setup.class_names = {"a", "b"};
+  setup.steps_per_epoch = 2;
+  setup.log_every = 1;
+  setup.source = "train";
+  RunLogWriter(file, setup, 0).close();
+}
+
+// The run_log harness (issue 30) found in its first 30 seconds that one byte of a run log's schema
+// text, overwritten with a quote, made SQLite's message quote the damaged CREATE statement, line
+// breaks and all, into serve's refusal. SQLite's messages now go through printable.
+TEST(Hardening, FuzzFoundRunLogWithADamagedSchemaStaysOneLine) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "run.sqlite";
+  write_small_run_log(file);
+  std::string bytes = read_file(file);
+  const size_t table = bytes.find("layer_stats(layer INTEGER");
+  ASSERT_NE(table, std::string::npos);
+  const size_t space = bytes.find(" REAL", table);
+  ASSERT_NE(space, std::string::npos);
+  ASSERT_NE(bytes.find('\n', table), std::string::npos) << "the schema text has no line break to quote";
+  bytes[space] = '\'';
+  write_bytes(file, bytes);
+  const std::string e = error_of([&] { RunLogReader(file).summary(); });
+  EXPECT_HAS(e, file.string() + ": not a filterscope run log (");
+  EXPECT_HAS(e, "malformed database schema (layer_stats)");
+  EXPECT_EQ(lines(e), 0) << e;
+}
+
+// Its next finds, in the same minute: a meta value holding a line break was quoted raw, and a
+// layer's unit count of 2^62 sized a vector (std::length_error, an uncaught exception in serve).
+TEST(Hardening, FuzzFoundRunLogMetaAndLayerDamageIsRefusedByName) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "run.sqlite";
+  write_small_run_log(file);
+  const std::string original = read_file(file);
+  {
+    SqliteDatabase db(file, SqliteDatabase::Mode::kReadWrite);
+    db.exec("UPDATE meta SET value = '2\n3' WHERE key = 'log_every'");
+  }
+  std::string e = error_of([&] { RunLogReader(file).summary(); });
+  EXPECT_HAS(e, file.string() + ": meta value log_every is not a whole number (\"2?3\")");
+  EXPECT_EQ(lines(e), 0) << e;
+
+  write_bytes(file, original);
+  {
+    SqliteDatabase db(file, SqliteDatabase::Mode::kReadWrite);
+    db.exec("UPDATE layers SET units = 4611686018427387904");
+  }
+  e = error_of([&] { RunLogReader(file).layers(); });
+  EXPECT_HAS(e, file.string() + ": the layers table is damaged (layer 0 has 4611686018427387904 units and fan-in 9)");
 }
 
 TEST(Hardening, FilterscopeJsonTakesAShapeAndNamesItsKeys) {

@@ -5,8 +5,14 @@
 #include <cmath>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 
 namespace filterscope {
+namespace {
+// SQLite's messages quote the database's own text (a damaged schema's SQL, line breaks and all):
+// printable keeps a refusal one line, cut at this length.
+constexpr size_t kMessageChars = 160;
+}  // namespace
 
 SqliteDatabase::SqliteDatabase(const std::filesystem::path& file, Mode mode) : file_(file) {
   if (mode == Mode::kReadOnly)
@@ -15,7 +21,7 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& file, Mode mode) : f
                     SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    const std::string message = printable(db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), kMessageChars);
     sqlite3_close(db_);
     db_ = nullptr;
     throw Error(detail::concat(file.string(), ": cannot open the database (", message, ")"));
@@ -28,14 +34,14 @@ SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
 
 void SqliteDatabase::check(int rc, const char* what) const {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-  throw Error(detail::concat(file_.string(), ": ", what, " failed (", sqlite3_errmsg(db_), ")"));
+  throw Error(detail::concat(file_.string(), ": ", what, " failed (", printable(sqlite3_errmsg(db_), kMessageChars), ")"));
 }
 
 void SqliteDatabase::exec(const std::string& sql) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
   if (rc != SQLITE_OK) {
-    const std::string text = message ? message : sqlite3_errstr(rc);
+    const std::string text = printable(message ? message : sqlite3_errstr(rc), kMessageChars);
     sqlite3_free(message);
     throw Error(detail::concat(file_.string(), ": ", text));
   }

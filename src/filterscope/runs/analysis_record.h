@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "filterscope/core/ranks.h"
-#include "filterscope/data/dataset.h"
+#include "filterscope/data/options.h"
 
 namespace filterscope {
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "filterscope/core/error.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/sqlite.h"
 
 namespace filterscope {
@@ -72,6 +73,9 @@ CREATE TABLE IF NOT EXISTS signal_stops(name TEXT PRIMARY KEY, rule TEXT NOT NUL
 
 const char* const kPatternNames[kOutcomePatterns] = {"always-right", "learned", "forgotten", "fluctuating",
                                                       "never-learned"};
+// More units than any layer a log records (AlexNet's widest has 4,096): a count above it is damage.
+constexpr int64_t kMaxLogUnits = int64_t{1} << 24;
+
 const char* const kStatNames[] = {"norm", "mean", "std", "change", "path"};
 
 std::string meta_value(SqliteDatabase& db, const std::string& key) {
@@ -86,11 +90,15 @@ void set_meta(SqliteDatabase& db, const std::string& key, const std::string& val
 
 int64_t meta_int(SqliteDatabase& db, const std::string& key) {
   const std::string v = meta_value(db, key);
+  if (v.empty()) return 0;
+  size_t used = 0;
   try {
-    return v.empty() ? 0 : std::stoll(v);
+    const int64_t n = std::stoll(v, &used);
+    if (used == v.size()) return n;
   } catch (const std::exception&) {
-    throw Error(detail::concat(db.file().string(), ": meta value ", key, " is not a number (\"", v, "\")"));
   }
+  // The value is the file's text: quoted through printable, so that the refusal stays one line.
+  throw Error(detail::concat(db.file().string(), ": meta value ", key, " is not a whole number (\"", printable(v), "\")"));
 }
 
 OutcomePattern pattern_of(int64_t switches, bool first, bool last) {
@@ -432,8 +440,17 @@ RunLogSummary RunLogReader::summary() {
 
 std::vector<LogLayer> RunLogReader::layers() {
   std::vector<LogLayer> out;
-  auto q = db_->prepare("SELECT name, kind, units, fan_in FROM layers ORDER BY layer");
-  while (q.step()) out.push_back({q.column_text(0), q.column_text(1), q.column_int(2), q.column_int(3)});
+  auto q = db_->prepare("SELECT layer, name, kind, units, fan_in FROM layers ORDER BY layer");
+  while (q.step()) {
+    // The queries size their answers by these numbers and address layers by position: a damaged or
+    // crafted log is refused here rather than allocating what it says.
+    const int64_t layer = q.column_int(0), units = q.column_int(3), fan_in = q.column_int(4);
+    FS_CHECK(layer == static_cast<int64_t>(out.size()), db_->file().string(), ": the layers table is damaged (layer ", layer,
+             " where ", out.size(), " belongs)");
+    FS_CHECK(units >= 0 && units <= kMaxLogUnits && fan_in >= 0, db_->file().string(), ": the layers table is damaged (layer ",
+             layer, " has ", units, " units and fan-in ", fan_in, ")");
+    out.push_back({q.column_text(1), q.column_text(2), units, fan_in});
+  }
   return out;
 }
 
