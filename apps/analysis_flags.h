@@ -2,6 +2,8 @@
 // dataset flags, the probe set, and the analysis settings (layers, clustering, PCA, criteria,
 // capture).
 #pragma once
+#include <cstdio>
+
 #include "cli_params.h"
 #include "filterscope/runs/model_source.h"
 #include "filterscope/runs/run_analysis.h"
@@ -114,6 +116,7 @@ inline OpenedModel open_study_model(const StudyArgs& args, const c10::Device& de
   ModelSourceOptions options = args.source;
   options.path = args.model;
   m.source = open_model_source(options, device);
+  for (const auto& n : m.source.notes) std::printf("note: %s\n", n.c_str());
   m.out = args.out.empty() ? m.source.default_analysis_dir() : std::filesystem::path(args.out);
   AnalyzeOptions analyze = args.analyze;
   analyze.progress = !args.runtime.quiet;

@@ -118,7 +118,10 @@ void register_analyze(CLI::App& app, Commands& commands) {
       const std::string out = args->command.out.empty() ? source.default_analysis_dir().string() : args->command.out;
       const AnalysisRecord record =
           analyze_and_write(*source.model, source.run, probe, args->probe, analyze, source.record, out);
-      if (analyze.ranks.root()) print_summary(record, *args, out);
+      if (analyze.ranks.root()) {
+        print_summary(record, *args, out);
+        for (const auto& n : source.notes) std::printf("note: %s\n", n.c_str());
+      }
     };
   });
 }

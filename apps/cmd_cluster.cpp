@@ -2,7 +2,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "cli_params.h"
 #include "commands.h"
@@ -52,7 +54,7 @@ void register_cluster(CLI::App& app, Commands& commands) {
       "Cluster 2-D point sets from a NumPy .npy file ([N, 2] or [F, N, 2], float32/float64, C "
       "order): a Gaussian mixture for every K in [kmin, kmax], the Calinski-Harabasz index of "
       "each, and the K with the highest index. Writes JSON.");
-  sub->add_option("--input,input", args->input, "the .npy file of points")->required();
+  sub->add_option("input", args->input, "the .npy file of points")->required();
   add_params(sub, args->command, ClusterCommandOptions::params());
   add_params(sub, args->gmm, GmmOptions::params());
   add_runtime_flags(sub, args->runtime, {"device", "threads"});
@@ -79,6 +81,19 @@ void register_cluster(CLI::App& app, Commands& commands) {
       std::printf("clustered %lld set(s) of %lld points; K chosen for %lld; wrote %s\n",
                   static_cast<long long>(points.size(0)), static_cast<long long>(points.size(1)),
                   static_cast<long long>(chosen), out.c_str());
+      // The answer itself on the console: K (and CH) of one set; how often each K won over many.
+      const at::Tensor best_k = result.best_k.to(at::kCPU), best_ch = result.best_ch.to(at::kCPU);
+      if (best_k.numel() == 1 && best_k.item<int64_t>() > 0) {
+        std::printf("  K = %lld (Calinski-Harabasz %.6g)\n", static_cast<long long>(best_k.item<int64_t>()),
+                    best_ch.item<double>());
+      } else if (best_k.numel() > 1) {
+        std::map<int64_t, int64_t> wins;
+        for (int64_t s = 0; s < best_k.numel(); ++s)
+          if (best_k[s].item<int64_t>() > 0) ++wins[best_k[s].item<int64_t>()];
+        std::string line;
+        for (const auto& [k, n] : wins) line += (line.empty() ? "" : ", ") + std::string("K=") + std::to_string(k) + ": " + std::to_string(n);
+        if (!line.empty()) std::printf("  sets per chosen K: %s\n", line.c_str());
+      }
       for (size_t s = 0; s < result.notes.size(); ++s)
         if (!result.notes[s].empty()) std::printf("  set %zu: %s\n", s, result.notes[s].c_str());
     };

@@ -29,7 +29,7 @@ void register_study(CLI::App& app, Commands& commands) {
       "its AUROC across seeds. Writes OUT/study.json, OUT/study.md and OUT/study.html (a dot per seed, links to "
       "each seed's report).");
   sub->add_option("runs", args->runs, "run directories, one per seed")->required();
-  sub->add_option("--out", args->out, "folder for study.json and study.md")->required();
+  sub->add_option("--out", args->out, "folder for study.json, study.md and study.html")->required();
   add_params(sub, args->study, SeedStudyOptions::params());
   sub->add_flag("--quiet", args->quiet, "no progress lines on stderr");
   add_example(sub, "filterscope study runs/study/seed-1 runs/study/seed-2 runs/study/seed-3 --out runs/study");

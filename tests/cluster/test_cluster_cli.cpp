@@ -22,6 +22,8 @@ TEST(ClusterCli, WritesJsonAndLabels) {
   const auto json = nlohmann::json::parse(read_file(dir / "p.clusters.json"));
   EXPECT_EQ(json["format"], "filterscope-cluster-1");
   EXPECT_EQ(json["sets"][0]["k"], 2);
+  // The console says the answer too.
+  EXPECT_NE(r.out.find("\n  K = 2 (Calinski-Harabasz "), std::string::npos) << r.out;
   EXPECT_EQ(json["sets"][0]["fits"].size(), 3u);
   EXPECT_TRUE(json["sets"][0]["ch_by_k"].contains("4"));
   EXPECT_EQ(json["settings"]["kmax"], 4);

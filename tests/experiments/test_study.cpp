@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <filesystem>
@@ -125,6 +126,32 @@ TEST(Study, GradientsMaskAndVerdictOnATrainedRun) {
   EXPECT_EQ(rows, 160);
   ASSERT_GT(out_n, 0);
   EXPECT_NEAR(g["epochs"][1]["overall"]["ratio"].get<double>(), (out_sum / out_n) / (normal_sum / normal_n), 1e-6);
+
+  // The same epoch in both roles: its gradients are computed once, and both tables equal the one of
+  // that epoch above.
+  {
+    const int64_t e = track["overfit"]["epoch"].get<int64_t>();
+    const auto copy = dir / "same-epoch";
+    std::filesystem::copy(run, copy, std::filesystem::copy_options::recursive);
+    std::vector<std::string> loud = flags;
+    loud.pop_back();  // not --quiet: the progress lines say what was computed
+    const auto same = run_cli(with({"gradients", copy.string(), "--well-trained-epoch", std::to_string(e), "--overfit-epoch",
+                                    std::to_string(e)},
+                                   loud));
+    ASSERT_EQ(same.code, 0) << same.err;
+    EXPECT_NE(same.err.find("is both the well-trained and the overfit epoch: its gradients are reused"), std::string::npos)
+        << same.err;
+    size_t computed = 0;
+    for (size_t at = same.err.find("per-sample gradients"); at != std::string::npos; at = same.err.find("per-sample gradients", at + 1))
+      ++computed;
+    EXPECT_EQ(computed, 2u) << "one line per table, each on the gradients of the one epoch: " << same.err;
+    const auto both = read_json(copy / "gradients.json");
+    ASSERT_EQ(both["epochs"].size(), 2u);
+    for (const char* key : {"overall", "layers", "outlier_samples"}) {
+      EXPECT_EQ(both["epochs"][0][key], g["epochs"][1][key]) << key;
+      EXPECT_EQ(both["epochs"][1][key], g["epochs"][1][key]) << key;
+    }
+  }
 
   // A checkpoint that does not exist.
   const auto missing = run_cli(with({"gradients", run.string(), "--overfit-epoch", "9"}, flags));
@@ -316,6 +343,74 @@ TEST(Study, VerdictOfAnEmptyRunSaysWhatIsMissing) {
   EXPECT_NE(v.out.find("not run"), std::string::npos);
   const auto none = run_cli({"verdict", (dir / "nowhere").string()});
   EXPECT_NE(none.err.find("no such run directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace filterscope
+
+namespace filterscope {
+namespace {
+
+// The samples file of one epoch, read here with plain string handling: position -> {loss, margin}.
+std::map<int64_t, std::pair<double, double>> loss_and_margin(const std::filesystem::path& file) {
+  std::istringstream in(read_file(file));
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "position,dataset_index,label,prediction,loss,margin,correct");
+  std::map<int64_t, std::pair<double, double>> out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream s(line);
+    for (std::string v; std::getline(s, v, ',');) f.push_back(v);
+    out[std::stoll(f.at(0))] = {std::stod(f.at(4)), std::stod(f.at(5))};
+  }
+  return out;
+}
+
+// The `top` positions by score, highest first (ties by position).
+std::set<int64_t> top_positions(const std::map<int64_t, double>& score, size_t top) {
+  std::vector<std::pair<double, int64_t>> order;
+  for (const auto& [p, v] : score) order.push_back({-v, p});
+  std::sort(order.begin(), order.end());
+  std::set<int64_t> out;
+  for (size_t i = 0; i < top && i < order.size(); ++i) out.insert(order[i].second);
+  return out;
+}
+
+// clean on a run trained without label noise and never tracked: no ground truth and no analysis,
+// so the detectors that need neither list their flags at the last epoch and nothing is scored.
+TEST(CleanCommand, RunWithoutLabelNoiseOrTrackListsFlagsAtTheLastEpoch) {
+  TempDir dir;
+  const auto run = dir / "run";
+  ASSERT_EQ(run_cli({"train", "--dataset", "synthetic", "--synthetic-size", "300", "--train-size", "100", "--val-size",
+                     "50", "--epochs", "2", "--quiet", "--threads", "1", "--out", run.string()})
+                .code,
+            0);
+  ASSERT_FALSE(std::filesystem::exists(run / "track.json"));
+  const auto r = run_cli({"clean", run.string(), "--folds", "2", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("the run has no replaced labels"), std::string::npos) << r.err;
+  const CleanRecord clean = *read_clean_record(run / "clean.json");
+  EXPECT_EQ(clean.replaced_labels, 0);
+  EXPECT_TRUE(clean.evaluations.empty());
+  EXPECT_EQ(clean.listed_epoch, 2);  // the last epoch: no track.json names a well-trained one
+  EXPECT_EQ(clean.training_samples, 100);
+  EXPECT_EQ(clean.flagged.count("gmm_filters"), 0u) << "a detector that needs an analysis ran without one";
+  // The loss and AUM flags against the samples files: the highest loss at epoch 2, the lowest mean
+  // margin over epochs 1 and 2.
+  const auto e1 = loss_and_margin(run / "samples/epoch-001.csv"), e2 = loss_and_margin(run / "samples/epoch-002.csv");
+  ASSERT_EQ(e2.size(), 100u);
+  std::map<int64_t, double> loss, aum;
+  for (const auto& [p, lm] : e2) {
+    loss[p] = lm.first;
+    aum[p] = -(e1.at(p).second + lm.second) / 2;
+  }
+  const size_t top = static_cast<size_t>(clean.top);
+  ASSERT_GT(top, 0u);
+  const auto& flagged_loss = clean.flagged.at("loss");
+  const auto& flagged_aum = clean.flagged.at("aum");
+  EXPECT_EQ(std::set<int64_t>(flagged_loss.begin(), flagged_loss.end()), top_positions(loss, top));
+  EXPECT_EQ(std::set<int64_t>(flagged_aum.begin(), flagged_aum.end()), top_positions(aum, top));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "filterscope/core/files.h"
 #include "filterscope/experiments/track.h"
 #include "filterscope/runs/layout.h"
+#include "filterscope/runs/run_analysis.h"
 #include "test_util.h"
 
 namespace filterscope {
@@ -76,8 +77,12 @@ TEST(Track, AnalysesEveryEpochReusesThemAndRefusesOtherSettings) {
   other.insert(other.end(), {"--beta", "1.3"});
   const auto refused = run_cli(other);
   EXPECT_NE(refused.code, 0);
-  EXPECT_NE(refused.err.find("was made with other settings than requested"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("was made with other settings than requested: --beta 1.0 there, 1.3 now; use the same flags, "
+                             "or --reanalyse to analyse again"),
+            std::string::npos)
+      << refused.err;
   EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1);
+  EXPECT_LT(refused.err.size(), 400u) << "the settings, not two JSON dumps: " << refused.err;
   other.push_back("--reanalyse");
   ASSERT_EQ(run_cli(other).code, 0);
   EXPECT_EQ(read_json(RunLayout(run).analysis_json(1))["settings"]["anomaly"]["beta"], 1.3);
@@ -87,6 +92,20 @@ TEST(Track, AnalysesEveryEpochReusesThemAndRefusesOtherSettings) {
   std::filesystem::create_directories(run / "checkpoints");
   const auto empty = run_cli(args);
   EXPECT_NE(empty.err.find("the run has no checkpoints"), std::string::npos) << empty.err;
+}
+
+// The refusal names each differing setting by its flag, the probe set's as --split/--probe-size/--probe-seed.
+TEST(Track, RequestDifferenceNamesTheFlags) {
+  const nlohmann::json a = {{"settings", {{"layers", "all"}, {"anomaly", {{"beta", 1.0}, {"small-cluster", 0.02}}}}},
+                            {"probe_set", {{"split", "val"}, {"size", 200}, {"seed", 0}}}};
+  nlohmann::json b = a;
+  b["probe_set"]["size"] = 300;
+  b["settings"]["anomaly"]["small-cluster"] = 0.05;
+  EXPECT_EQ(request_difference(a, b), "--probe-size 200 there, 300 now, --small-cluster 0.02 there, 0.05 now");
+  b = a;
+  b["settings"].erase("layers");
+  EXPECT_EQ(request_difference(a, b), "--layers \"all\" there, (not set) now");
+  EXPECT_EQ(request_difference(a, a), "(no difference found)");
 }
 
 }  // namespace

@@ -183,6 +183,10 @@ def check_model(bin_, workdir, kind, data, test_x, test_y, train_x, train_y):
         net = saved
 
     # ood: the logit-based scores and ODIN on the in-distribution images.
+    with open(os.path.join(out, "ood", "ood.json")) as f:
+        notes = json.load(f)["notes"]
+    check(not any("carries no filterscope.json" in n for n in notes),
+          f"{kind} ood: a note says the file has no normalisation, but its filterscope.json gives it: {notes}")
     with open(os.path.join(out, "ood", "ood_scores.csv")) as f:
         rows = [r for r in csv.DictReader(f) if r["set"] == "in"]
     inside = {k: np.array([float(r[k]) for r in rows]) for k in ("msp", "max_logit", "energy", "odin")}

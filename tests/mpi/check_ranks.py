@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`analyze` and `track` sharded over MPI ranks give the files one process gives, byte for byte
 (timings and host names aside, in their own fields); a rank killed mid-run fails the job with a
-message naming it, and a rerun reuses every epoch already analysed.
+message naming it, and a rerun reuses every epoch already analysed; and a message over 1 GiB, which
+Ranks sends in pieces, arrives intact through broadcast and gather (--messages).
 
 Runs P = 1, 2 and 3 on one machine (`mpirun --oversubscribe`, `--allow-run-as-root` as CI runs as
 root), every rank with one thread, on a small simple-cnn run trained here. Bounded: every command
@@ -88,6 +89,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--filterscope", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--messages", help="filterscope_mpi_messages (tests/mpi/mpi_messages.cpp)")
     args = ap.parse_args()
     if shutil.which("mpirun") is None:
         fail("mpirun not found (openmpi-bin; scripts/setup.sh installs it)")
@@ -212,6 +214,14 @@ def main():
     if p.returncode != 2 or "'train' runs as one process" not in p.stderr or (work / "refused").exists():
         fail(f"train under mpirun -np 2: exit {p.returncode}\n{p.stderr[-2000:]}")
     print("train under mpirun -np 2 refused: exit 2", flush=True)
+    # A message of 1 GiB + 12,345 bytes: two pieces each way, the last short (and the gathered
+    # ones of other lengths), checked byte for byte by every receiver.
+    if args.messages:
+        size = (1 << 30) + 12345
+        p = run(mpirun(2, [Path(args.messages).resolve(), str(size)]), timeout=300, expect=None)
+        if p.returncode != 0 or p.stdout.count("arrived intact") != 2:
+            fail(f"a {size}-byte message over 2 ranks: exit {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        print(f"broadcast and gather of {size:,} bytes (over 1 GiB, in pieces) arrived intact on both ranks", flush=True)
     print(f"all MPI checks passed in {time.time() - start:.0f} s")
 
 

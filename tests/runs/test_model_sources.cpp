@@ -164,6 +164,11 @@ TEST(ModelSources, GradientsAndMaskRunOnAResNet18Export) {
                                           "--beta", "0.5", "--quiet"};
   const auto g = run_cli(with({"gradients", test_model("resnet18.pt").string(), "--out", dir.path().string()}, flags));
   ASSERT_EQ(g.code, 0) << g.err;
+  // The file carries no filterscope.json: the normalisation fitted here is said, with its numbers.
+  EXPECT_NE(g.out.find("note: resnet18.pt carries no filterscope.json with \"mean\" and \"std\": its inputs are normalised "
+                       "by the mean / std per channel of "),
+            std::string::npos)
+      << g.out;
   const auto table = read_json(dir / "gradients.json")["epochs"][0];
   EXPECT_EQ(table["layers"][0]["name"], "conv1");
   EXPECT_EQ(table["layers"].back()["name"], "fc");

@@ -331,18 +331,38 @@ TEST_F(Explorer_, MissingOrCorruptLogsAreRefusedAtStart) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// The explorer on an ephemeral loopback port, served from a thread, with a client to it; stopped
+// (the thread joined) by stop() or at the end of the scope.
+struct LoopbackExplorer {
+  static ServeOptions any_port() {
+    ServeOptions o;
+    o.port = 0;
+    return o;
+  }
+  explicit LoopbackExplorer(Explorer& e) : server(e, any_port()), port(server.bind()), serving([this] { server.run(); }),
+                                           client("127.0.0.1", port) {
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+  }
+  ~LoopbackExplorer() { stop(); }
+  void stop() {
+    if (!serving.joinable()) return;
+    server.stop();
+    serving.join();
+  }
+  ExplorerServer server;
+  int port;
+  std::thread serving;
+  httplib::Client client;
+};
+
 TEST_F(Explorer_, LoopbackServerAnswersEightClientsAndWritesNothing) {
   const auto before = snapshot(run());
   Explorer e({run(), run()});
   EXPECT_EQ(e.runs()[1].id, "run-2");
-  ServeOptions options;
-  options.port = 0;
-  ExplorerServer server(e, options);
-  const int port = server.bind();
-  std::thread serving([&] { server.run(); });
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(5);
-  client.set_read_timeout(10);
+  LoopbackExplorer served(e);
+  httplib::Client& client = served.client;
+  const int port = served.port;
   auto res = client.Get("/api/runs");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
@@ -370,10 +390,56 @@ TEST_F(Explorer_, LoopbackServerAnswersEightClientsAndWritesNothing) {
       }
     });
   for (auto& t : clients) t.join();
-  server.stop();
-  serving.join();
+  served.stop();
   for (int f : failures) EXPECT_EQ(f, 0);
   EXPECT_EQ(snapshot(run()), before);
+}
+
+// The run's report page over loopback HTTP, by GET and by HEAD (a browser's or a link checker's
+// first request): the file's bytes, its length without a body, and a 404 for a run without one.
+TEST_F(Explorer_, ServesTheReportPageToGetAndHead) {
+  TempDir dir;
+  const auto copy = dir / "run";
+  std::filesystem::copy(run(), copy, std::filesystem::copy_options::recursive);
+  const auto made = run_cli({"report", copy.string(), "--quiet"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  const std::string page = read_file(RunLayout(copy).report_html());
+  ASSERT_GT(page.size(), 1000u);
+  const auto before = snapshot(copy);
+  Explorer e({copy, run()});
+  LoopbackExplorer served(e);
+  httplib::Client& client = served.client;
+  auto runs = client.Get("/api/runs");
+  ASSERT_TRUE(runs);
+  const auto listed = nlohmann::json::parse(runs->body)["runs"];
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_TRUE(listed[0]["has_report"].get<bool>());
+  EXPECT_FALSE(listed[1]["has_report"].get<bool>());
+  const std::string id = listed[0]["id"].get<std::string>(), other = listed[1]["id"].get<std::string>();
+  auto got = client.Get(("/runs/" + id + "/report.html").c_str());
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_TRUE(got->body == page) << "the page served differs from the file (" << got->body.size() << " vs " << page.size() << " bytes)";
+  auto head = client.Head(("/runs/" + id + "/report.html").c_str());
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+  EXPECT_EQ(head->get_header_value("Content-Length"), std::to_string(page.size()));
+  EXPECT_EQ(head->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  auto missing = client.Head(("/runs/" + other + "/report.html").c_str());
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto missing_get = client.Get(("/runs/" + other + "/report.html").c_str());
+  ASSERT_TRUE(missing_get);
+  EXPECT_EQ(missing_get->status, 404);
+  EXPECT_NE(missing_get->body.find("has no report.html (filterscope report makes it)"), std::string::npos) << missing_get->body;
+  auto api_head = client.Head("/api/runs");
+  ASSERT_TRUE(api_head);
+  EXPECT_EQ(api_head->status, 200);
+  EXPECT_TRUE(api_head->body.empty());
+  served.stop();
+  EXPECT_EQ(snapshot(copy), before);
 }
 
 TEST(ServeWhileTraining, TheServerReadsTheLogTrainWrites) {

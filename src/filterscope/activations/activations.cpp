@@ -214,6 +214,7 @@ ActivationsRecord run_activations(ModelSource& model, ModelSource* against, cons
   const auto started = std::chrono::steady_clock::now();
   ActivationsRecord record;
   record.model = model.record;
+  record.notes = model.notes;
   record.settings = {{"patterns", params_to_json(request.patterns, PatternOptions::params())},
                      {"set", params_to_json(request.set, EvalSetOptions::params())}};
 

@@ -208,6 +208,7 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
   const InputTransform& transform = source.run.transform;
   OodRecord record;
   record.model = source.record;
+  record.notes = source.notes;
   record.settings = {{"ood", params_to_json(o, OodOptions::params())},
                      {"set", params_to_json(request.set, EvalSetOptions::params())}};
 
@@ -470,6 +471,14 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
   // Files.
   ensure_directory(out);
   write_npy(out / ood_files::kFitIndices, fit.indices);
+  if (wanted("gmm")) {
+    const std::filesystem::path dir = out / ood_files::kGmmModelDir;
+    ensure_directory(dir);
+    for (const auto& [name, array] : std::vector<std::pair<const char*, at::Tensor>>{
+             {"map_mean", f.gmm.map_mean}, {"components", f.gmm.components}, {"residual_var", f.gmm.residual_var},
+             {"weights", f.gmm.weights}, {"means", f.gmm.means}, {"covariances", f.gmm.covariances}, {"usable", f.gmm.usable}})
+      write_npy(dir / (std::string(name) + ".npy"), array.contiguous());
+  }
   std::ostringstream csv;
   csv.precision(17);
   csv << "set,kind,index,label,prediction";

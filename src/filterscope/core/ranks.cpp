@@ -34,7 +34,7 @@ bool launched_by_mpi() {
   return false;
 }
 
-int launcher_size() {
+[[maybe_unused]] int launcher_size() {  // used only without MPI
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
     if (const char* v = std::getenv(name)) return std::max(1, std::atoi(v));
   return 1;

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
 
+#include <map>
 #include <sstream>
 
 #include "filterscope/core/error.h"
@@ -148,13 +149,14 @@ struct GradientCsv {
 };
 
 // One model's Table 3 (and its csv rows) against the outliers of its analysis.
-GradientTable model_table(ProbedModel& model, const ProbeSet& probe, const InputTransform& transform,
+// `g`: the model's per-sample gradients on the probe set (per_sample_gradients), computed once per
+// model even where two roles name the same epoch.
+GradientTable model_table(const std::string& model_description, const SampleGradients& g, const ProbeSet& probe,
                            const AnalysisRecord& analysis, const std::string& role, int64_t epoch, bool reused,
                            GradientCsv& csv, const std::function<void(const std::string&)>& log) {
   std::vector<bool> outlier(static_cast<size_t>(probe.samples.size()), false);
   for (const auto& o : analysis.outliers) outlier[static_cast<size_t>(o.position)] = true;
   const int64_t outliers = static_cast<int64_t>(analysis.outliers.size());
-  const SampleGradients g = per_sample_gradients(model, probe.samples, transform);
   GradientTable table = gradient_table(g, outlier);
   table.role = role;
   table.epoch = epoch;
@@ -164,7 +166,7 @@ GradientTable model_table(ProbedModel& model, const ProbeSet& probe, const Input
     table.note = detail::concat("no outlier samples at ", what,
                                 " (its analysis found no anomaly filters): nothing to compare");
   log(detail::concat(role == "overfit" ? "overfit epoch " : role == "well_trained" ? "well-trained epoch " : "",
-                     role == "model" ? model.description() : std::to_string(epoch), ": ", probe.samples.size(),
+                     role == "model" ? model_description : std::to_string(epoch), ": ", probe.samples.size(),
                      " per-sample gradients, ", outliers, " outlier sample(s)",
                      outliers == 0 ? " - no outlier samples, nothing to compare" : ""));
   if (!csv.header) {
@@ -205,12 +207,18 @@ GradientsRecord gradient_study(RunAnalyses& analyses, const GradientOptions& opt
   out.request = analysis_request_json(analyses.analyze_options(), analyses.probe_options());
   out.measure = kGradientMeasure;
   GradientCsv csv;
+  std::map<int64_t, SampleGradients> computed;  // the same epoch in both roles: its gradients once
   for (const auto& [role, epoch] : epochs) {
     bool reused = false;
     const AnalysisRecord analysis = analyses.analysis(epoch, &reused);
-    ModelSource source = analyses.open_checkpoint(epoch);
-    out.epochs.push_back(model_table(*source.model, analyses.probe(), analyses.run().transform, analysis, role, epoch,
-                                     reused, csv, log));
+    auto g = computed.find(epoch);
+    if (g == computed.end()) {
+      ModelSource source = analyses.open_checkpoint(epoch);
+      g = computed.emplace(epoch, per_sample_gradients(*source.model, analyses.probe().samples, analyses.run().transform)).first;
+    } else {
+      log(detail::concat("epoch ", epoch, " is both the well-trained and the overfit epoch: its gradients are reused"));
+    }
+    out.epochs.push_back(model_table("", g->second, analyses.probe(), analysis, role, epoch, reused, csv, log));
   }
   write_file_atomic(RunLayout(run_dir).gradients_csv(), csv.text.str());
   write_file_atomic(RunLayout(run_dir).gradients_json(), out.to_json().dump(1) + "\n");
@@ -224,8 +232,9 @@ GradientsRecord model_gradients(ModelSource& source, ModelAnalysis& analysis, co
   out.request = analysis_request_json(analysis.options, analysis.probe_options);
   out.measure = kGradientMeasure;
   GradientCsv csv;
-  out.epochs.push_back(model_table(*source.model, analysis.probe, source.run.transform, analysis.record, "model",
-                                   source.epoch, analysis.reused, csv, log));
+  const SampleGradients g = per_sample_gradients(*source.model, analysis.probe.samples, source.run.transform);
+  out.epochs.push_back(model_table(source.model->description(), g, analysis.probe, analysis.record, "model", source.epoch,
+                                   analysis.reused, csv, log));
   ensure_directory(out_dir);
   write_file_atomic(out_dir / RunLayout::kGradientsCsv, csv.text.str());
   write_file_atomic(out_dir / RunLayout::kGradientsJson, out.to_json().dump(1) + "\n");

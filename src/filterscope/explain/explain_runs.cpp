@@ -156,6 +156,7 @@ VisualizeRecord run_visualize(ModelSource& source, const VisualizeRequest& reque
   ProbedModel& model = *source.model;
   const InputTransform& transform = source.run.transform;
   VisualizeRecord r;
+  r.notes = source.notes;
   r.model = source.record;
   const Dataset set = in_distribution_images(source, request.set);
   FS_CHECK(set.size() > 0, "no images to visualize");
@@ -339,6 +340,7 @@ HierarchyRecord run_hierarchy(ModelSource& source, const HierarchyRequest& reque
   ProbedModel& model = *source.model;
   const InputTransform& transform = source.run.transform;
   HierarchyRecord r;
+  r.notes = source.notes;
   r.model = source.record;
   r.settings = {{"hierarchy", params_to_json(o, HierarchyOptions::params())},
                 {"set", params_to_json(request.set, EvalSetOptions::params())}};

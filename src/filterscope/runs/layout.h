@@ -134,6 +134,10 @@ inline constexpr const char* kJson = "ood.json";
 inline constexpr const char* kScoresCsv = "ood_scores.csv";
 inline constexpr const char* kFitIndices = "fit_indices.npy";
 inline constexpr const char* kPage = "ood.html";
+/// The GMM detector's fitted model, one array per FilterGmmModel field (map_mean.npy, components.npy,
+/// residual_var.npy, weights.npy, means.npy, covariances.npy, usable.npy): to score other images with
+/// it, and for tests/activations/check_ood_reference.py to recompute the score.
+inline constexpr const char* kGmmModelDir = "gmm_model";
 }  // namespace ood_files
 
 namespace activations_files {

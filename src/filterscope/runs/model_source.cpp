@@ -1,5 +1,7 @@
 #include "filterscope/runs/model_source.h"
 
+#include <cstdio>
+
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
 #include "filterscope/core/text.h"
@@ -141,6 +143,15 @@ ModelSource open_torchscript_file(const fs::path& file, const ModelSourceOptions
     s.run.transform.resize = resize;
   } else {
     s.run.transform = fit_normalisation(train, resize);
+    std::string stats;
+    for (size_t c = 0; c < s.run.transform.mean.size(); ++c) {
+      char pair[64];
+      std::snprintf(pair, sizeof pair, "%s%.4g / %.4g", c ? ", " : "", s.run.transform.mean[c], s.run.transform.std[c]);
+      stats += pair;
+    }
+    s.notes.push_back(file.filename().string() + " carries no filterscope.json with \"mean\" and \"std\": its inputs are normalised "
+                      "by the mean / std per channel of " + train.name + " fitted here (" + stats + "); if the model was trained "
+                      "on other statistics, give them in filterscope.json (README: TorchScript files)");
   }
   const std::vector<int64_t> shape = side > 0 ? std::vector<int64_t>{train.channels(), side, side}
                                               : std::vector<int64_t>{train.channels(), train.height(), train.width()};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "filterscope/models/probed_model.h"
 #include "filterscope/runs/analysis_record.h"
@@ -46,6 +47,9 @@ struct ModelSource {
   std::optional<RunLayout> layout;  ///< the run the checkpoint belongs to, when it sits in one
   int64_t epoch = 0;                ///< the checkpoint's epoch; 0 for TorchScript
   ModelRecord record;               ///< how records describe the model (kind, file, description, ...)
+  /// What a user should know about how the model is fed (e.g. normalisation fitted here, not given by
+  /// the file): the commands copy these into their records' notes and print them.
+  std::vector<std::string> notes;
 
   /// Where the model's analysis (and the tables of `gradients` and `mask` on it) go by default:
   /// RUN/analysis/epoch-NNN for a run's checkpoint, else "<file stem>-analysis" in the working

@@ -4,9 +4,15 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "filterscope/core/error.h"
 #include "filterscope/core/files.h"
+#include "filterscope/core/text.h"
 #include "filterscope/io/json.h"
 #include "filterscope/runs/analysis_files.h"
 #include "filterscope/train/checkpoint.h"
@@ -108,9 +114,38 @@ bool analysis_reusable(const std::filesystem::path& file, const nlohmann::json& 
     return false;
   }
   if (recorded == request) return true;
-  FS_CHECK(reanalyse, file.string(), " was made with other settings than requested (", recorded.dump(), " vs ",
-           request.dump(), "); use the same flags, or --reanalyse to redo it");
+  FS_CHECK(reanalyse, file.string(), " was made with other settings than requested: ", request_difference(recorded, request),
+           "; use the same flags, or --reanalyse to analyse again");
   return false;
+}
+
+std::string request_difference(const nlohmann::json& recorded, const nlohmann::json& requested) {
+  // Settings keys are the flags' names; the probe set's three are spelled as their flags here.
+  static const std::map<std::string, std::string> probe_flags = {{"split", "split"}, {"size", "probe-size"}, {"seed", "probe-seed"}};
+  std::vector<std::string> parts;
+  const std::function<void(const nlohmann::json&, const nlohmann::json&, const std::string&, bool)> walk =
+      [&](const nlohmann::json& a, const nlohmann::json& b, const std::string& key, bool probe) {
+        if (a.is_object() && b.is_object()) {
+          std::set<std::string> keys;
+          for (const auto& [k, v] : a.items()) keys.insert(k);
+          for (const auto& [k, v] : b.items()) keys.insert(k);
+          for (const std::string& k : keys) {
+            const bool in_probe = probe || k == "probe_set";
+            walk(a.contains(k) ? a.at(k) : nlohmann::json(), b.contains(k) ? b.at(k) : nlohmann::json(), k, in_probe);
+          }
+          return;
+        }
+        if (a == b) return;
+        const auto flag = probe_flags.find(key);
+        const std::string name = probe && flag != probe_flags.end() ? flag->second : key;
+        parts.push_back("--" + name + " " + (a.is_null() ? "(not set)" : printable(a.dump(), 40)) + " there, " +
+                        (b.is_null() ? "(not set)" : printable(b.dump(), 40)) + " now");
+      };
+  walk(recorded, requested, "", false);
+  if (parts.empty()) return "(no difference found)";
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
 }
 
 ModelAnalysis analyse_model_source(ModelSource& source, const ProbeSetOptions& probe, const AnalyzeOptions& options,

@@ -61,6 +61,8 @@ struct ReuseOptions {
 /// when there is none. One that was made with other settings, or is unreadable, stops with an Error
 /// naming the file, unless reanalyse (then it is made again).
 bool analysis_reusable(const std::filesystem::path& file, const nlohmann::json& request, bool reanalyse);
+/// Which settings of two analysis requests differ, as flags: "--probe-size 200 there, 300 now, ...".
+std::string request_difference(const nlohmann::json& recorded, const nlohmann::json& requested);
 
 /// The analysis of one model (a checkpoint file or a TorchScript export) on its probe set.
 struct ModelAnalysis {
