@@ -20,6 +20,11 @@ inline void add_model_flags(CLI::App* sub, std::string& model, ModelSourceOption
              with_epoch ? std::vector<std::string>{} : std::vector<std::string>{"input-size"});
   add_params(sub, source.data, DataOptions::params());
   add_params(sub, source.split, SplitOptions::params());
+  // A run directory or checkpoint reads its data from run.json; these only feed a TorchScript file.
+  const std::string heading = "TorchScript model only (a run directory or checkpoint uses its run.json)";
+  group_params(sub, DataOptions::params(), heading);
+  group_params(sub, SplitOptions::params(), heading);
+  if (CLI::Option* size = sub->get_option_no_throw("--input-size")) size->group(heading);
 }
 
 /// Checks that the flags given fit what the model argument is; returns it.

@@ -92,6 +92,13 @@ void add_params(CLI::App* app, O& options, const ParamTable<O>& table, const std
   }
 }
 
+/// Puts the table's flags that the command has under a heading of their own in --help.
+template <class O>
+void group_params(CLI::App* app, const ParamTable<O>& table, const std::string& heading) {
+  for (const auto& p : table)
+    if (CLI::Option* option = app->get_option_no_throw("--" + p.name)) option->group(heading);
+}
+
 /// Throws Error when one of the table's flags was given on the command line.
 template <class O>
 void reject_given(const CLI::App* app, const ParamTable<O>& table, const std::vector<std::string>& allowed,

@@ -18,6 +18,7 @@ packages=(
   libsqlite3-dev             # the run log of the explorer (RUN/run.sqlite)
   libcpp-httplib-dev         # the explorer's HTTP server (filterscope serve)
   openmpi-bin libopenmpi-dev # mpirun and MPI: analyze/track sharded over processes (docs/scale.md)
+  node-d3                    # d3 (npm's d3, packaged by Debian): scales, axes, layouts of every page, inlined at build time
   chromium                   # headless browser that renders `filterscope report` in the tests
   chromium-driver python3-selenium  # WebDriver: the explorer's browser test clicks and drags
   clang libclang-rt-14-dev   # libFuzzer, ASan and UBSan for the fuzz harnesses (scripts/fuzz.sh)

@@ -97,6 +97,19 @@ TEST(Verdicts, EnrichmentOnlyWhereLabelsWereReplaced) {
   weak.p_value = 0.3;
   EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true, weak), none, none), "2b"), "not supported");
   EXPECT_EQ(outcome(compute_verdicts(track(1, 2, 0.5, true), none, none), "2b"), "not applicable");
+  // Why it does not apply: a validation probe set (the fix is track --split train), not "no label noise".
+  auto reason_2b = [](const TrackRecord& t) {
+    for (const auto& h : compute_verdicts(t, std::nullopt, std::nullopt).hypotheses)
+      if (h.id == "2b") return h.reason;
+    return std::string("missing");
+  };
+  TrackRecord on_val = track(1, 2, 0.5, true);
+  on_val.request = {{"probe_set", {{"split", "val"}, {"size", 200}, {"seed", 1}}}};
+  EXPECT_NE(reason_2b(on_val).find("validation probe set"), std::string::npos) << reason_2b(on_val);
+  EXPECT_NE(reason_2b(on_val).find("--split train"), std::string::npos);
+  TrackRecord on_train = on_val;
+  on_train.request["probe_set"]["split"] = "train";
+  EXPECT_NE(reason_2b(on_train).find("without --label-noise"), std::string::npos) << reason_2b(on_train);
 }
 
 TEST(Verdicts, HypothesisThreeByPairedTestsAgainstTheRandomBaseline) {

@@ -6,6 +6,7 @@ screenshots (WORKDIR/*.png).
 """
 import argparse
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +35,9 @@ for name, command, expect, needed in (
     for text in needed:
         if text not in html:
             browser.problems.append(f"{name}: the page does not show {text!r}")
+    # An objective names its class ("logit: Coat"), not its number ("logit:4").
+    if re.search(r"(logit|prob):\d", html):
+        browser.problems.append(f"{name}: an objective shows a class number where its name belongs")
     if html.count("<canvas") < 4:
         browser.problems.append(f"{name}: the page drew {html.count('<canvas')} pictures")
 

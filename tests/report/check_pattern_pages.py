@@ -26,7 +26,7 @@ for name, command, expect, needed in (
          ("Sparsity by depth", "KL divergences", "Neuron-weight interactions", "Histograms of class-wise")),
         ("ood", ["ood", args.run, "--sets", "invert,blur,uniform", "--ood-dataset", "mnist-json", "--ood-data-dir",
                  args.mnist, "--fit-images", "1000", "--gmm-images", "300"], 5,
-         ("AUROC of every detector", "ROC curves", "mahalanobis_multi", "mnist-json"))):
+         ("AUROC of every detector", "ROC curves", "mahalanobis_multi", "mnist-json", "chance (0.5)", " of its "))):
     out = os.path.join(args.workdir, name)
     r = Browser.run([args.filterscope, *command, "--quiet", "--out", out])
     if r.returncode != 0:
@@ -34,6 +34,8 @@ for name, command, expect, needed in (
     page = os.path.join(out, name + ".html")
     sizes[name] = browser.offline(page, name)
     html, charts[name] = browser.browse(page, name, expect_charts=expect)
+    if "class patterns (S1)" in html:
+        browser.problems.append(f"{name}: an (S1) heading over a table of S1 and S2 rows")
     for text in needed:
         if text not in html:
             browser.problems.append(f"{name}: the page does not show {text!r}")

@@ -6,6 +6,7 @@ Keeps the screenshots (WORKDIR/*.png) as test artefacts.
 """
 import argparse
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,11 +35,31 @@ full_html, charts = browser.browse(full, "full", expect_charts=4)
 import json  # noqa: E402
 with open(os.path.join(args.run, "mask.json")) as f:
     masked = json.load(f)["anomaly_filters"] > 0
-for needed in ("Label-noise detectors", "ROC curves, well-trained epoch", "Flagged first by aum", "gmm_filters",
+for needed in ("Label-noise detectors", "ROC curves, well-trained", "Flagged first by aum", "gmm_filters",
                "When did the run start to overfit", "Dataset cartography", "Confident learning (") + (
         ("Paired tests (McNemar",) if masked else ()):
     if needed not in full_html:
         browser.problems.append(f"full: the page does not show {needed!r}")
+
+# Items a first reader stumbled on (issue 32), held here. The well-trained and overfit epochs share
+# one marker label and one ROC chart when they are the same epoch; anomaly filters come first among
+# the scatter plots; the verdict cards say what a number is.
+with open(os.path.join(args.run, "track.json")) as f:
+    track = json.load(f)
+same = track["well_trained"]["epoch"] == track["overfit"]["epoch"]
+if same and "well-trained = overfit" not in full_html:
+    browser.problems.append("full: one epoch is both well-trained and overfit, but the chart does not say so")
+roc_charts = full_html.count("<h3>ROC curves, ")
+with open(os.path.join(args.run, "clean.json")) as f:
+    evaluated_epochs = {e["epoch"] for e in json.load(f)["evaluations"]}
+if roc_charts != len(evaluated_epochs):
+    browser.problems.append(f"full: {roc_charts} ROC charts, one per evaluated epoch ({len(evaluated_epochs)}) expected")
+first_normal = full_html.find('class="chart scatter"')
+first_anomaly = full_html.find('class="chart scatter anomaly"')
+if first_anomaly >= 0 and first_normal >= 0 and first_normal < first_anomaly:
+    browser.problems.append("full: a normal filter's scatter plot comes before the anomaly filters'")
+if "mean small-cluster share:" in full_html:
+    browser.problems.append("full: the H1 card calls a correlation 'mean small-cluster share'")
 
 # A run with training only: the page names what is missing instead of breaking.
 bare = os.path.join(args.workdir, "bare-run")
@@ -70,6 +91,8 @@ if args.study:
         for seed in study["seeds"]:
             if f"seed-{seed}/report.html" not in study_html:
                 browser.problems.append(f"study: no link to seed {seed}'s report")
+        if re.search(r"\b1 seeds\b", study_html):
+            browser.problems.append("study: '1 seeds'")
         for needed in ("Hypotheses across seeds", "Label-noise detectors across seeds", "Per seed"):
             if needed not in study_html:
                 browser.problems.append(f"study: the page does not show {needed!r}")

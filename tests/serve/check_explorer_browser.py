@@ -25,6 +25,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "report"))
+from label_layout import label_problems  # noqa: E402
+
 
 def snapshot(folder):
     out = {}
@@ -103,6 +106,7 @@ def main():
             "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))")
         if foreign:
             problems.append(f"the page fetched from elsewhere: {foreign}")
+        problems.extend(f"explorer: {p}" for p in label_problems(driver))
         driver.save_screenshot(os.path.join(args.workdir, "explorer.png"))
         # The second run (a monitored one in CI): its layer strips drew, and its training signals
         # (filterscope overfit ran on it) drew a curve per signal.
@@ -143,6 +147,7 @@ def main():
                 units = first.find_elements(By.CSS_SELECTOR, ".strip[data-unit]")
                 if not units:
                     problems.append("no filter strips after clicking a group")
+        problems.extend(f"explorer-drill: {p}" for p in label_problems(driver))
         driver.save_screenshot(os.path.join(args.workdir, "explorer-drill.png"))
 
         # 2. Brush: drag across the cube's epochs.
@@ -157,6 +162,7 @@ def main():
                 problems.append("the brush highlighted no layer")
             if not rows:
                 problems.append("the brush listed no filters")
+        problems.extend(f"explorer-brush: {p}" for p in label_problems(driver))
         driver.save_screenshot(os.path.join(args.workdir, "explorer-brush.png"))
 
         # 3. Click an image row of the cube.
@@ -176,6 +182,7 @@ def main():
             note = first.find_element(By.CSS_SELECTOR, ".bar .small.muted").text
             if "iterations" not in note:
                 problems.append(f"zoom note: {note!r}")
+        problems.extend(f"explorer-zoom: {p}" for p in label_problems(driver))
         driver.save_screenshot(os.path.join(args.workdir, "explorer-zoom.png"))
 
         errors = driver.find_element(By.ID, "report-errors").get_attribute("textContent").strip()

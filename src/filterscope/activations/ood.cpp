@@ -351,6 +351,7 @@ OodRecord run_ood(ModelSource& source, const OodRequest& request, const fs::path
       gmm.seed = request.set.set_seed;
       f.gmm = FilterGmmModel::fit(at::cat(gmm_maps), PcaOptions{}, gmm);
       record.gmm_filters = f.gmm.usable_filters();
+      record.gmm_layer_filters = f.gmm.usable.size(0);
       if (record.gmm_filters == 0) record.notes.push_back("gmm: no filter of " + f.gmm_layer + " has a usable mixture");
       seconds["gmm"] += std::chrono::duration<double>(Clock::now() - t0).count();
     }

@@ -175,6 +175,7 @@ json OodRecord::to_json() const {
   j["pattern_layers"] = pattern_layers;
   j["gmm_layer"] = gmm_layer;
   j["gmm_filters"] = gmm_filters;
+  j["gmm_layer_filters"] = gmm_layer_filters;
   j["in_accuracy"] = json_number(in_accuracy);
   j["notes"] = notes;
   j["seconds"] = seconds;
@@ -216,6 +217,7 @@ OodRecord OodRecord::from_json(const json& j, const std::string& source) {
     r.pattern_layers = j.at("pattern_layers").get<std::vector<std::string>>();
     r.gmm_layer = j.at("gmm_layer").get<std::string>();
     r.gmm_filters = json_whole(j.at("gmm_filters"));
+    r.gmm_layer_filters = json_whole(j.at("gmm_layer_filters"));
     r.in_accuracy = number_or_nan(j.at("in_accuracy"));
     r.notes = j.at("notes").get<std::vector<std::string>>();
     r.seconds = j.at("seconds").get<double>();

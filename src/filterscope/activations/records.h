@@ -105,7 +105,8 @@ struct OodRecord {
   std::string feature_layer;
   std::vector<std::string> mahalanobis_layers, pattern_layers;
   std::string gmm_layer;
-  int64_t gmm_filters = 0;  ///< filters with a usable mixture
+  int64_t gmm_filters = 0;        ///< filters with a usable mixture
+  int64_t gmm_layer_filters = 0;  ///< the layer's filters (the rest had maps that did not vary, or no fit)
   double in_accuracy = 0;   ///< accuracy on the in-distribution images
   std::vector<std::string> notes;
   double seconds = 0;          ///< the whole computation

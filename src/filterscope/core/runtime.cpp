@@ -61,7 +61,7 @@ void tune_allocator() {
 const ParamTable<RuntimeOptions>& RuntimeOptions::params() {
   static const ParamTable<RuntimeOptions> table = {
       {"device", &RuntimeOptions::device, "where the model runs: cpu, cuda or cuda:N (under mpirun, cuda gives each rank of a machine its own GPU)", {}, {}, false},
-      {"threads", &RuntimeOptions::threads, "CPU threads; 0 = the cores this process may use (shared among unbound MPI ranks of a machine)", Bounds::closed(0, 4096), {}, false},
+      {"threads", &RuntimeOptions::threads, "CPU threads; 0 = the cores this process may use (shared among unbound MPI ranks of a machine). Idle threads sleep instead of spinning (OMP_WAIT_POLICY=passive unless set), so a machine busy with other work slows a run down without stalling it; there --threads 1 is fastest. Results depend on the thread count: give the same --threads to reproduce files byte for byte", Bounds::closed(0, 4096), {}, false},
       {"quiet", &RuntimeOptions::quiet, "no progress output", {}, {}, false},
   };
   return table;

@@ -59,8 +59,9 @@ Verdict hypothesis1(const std::optional<TrackRecord>& track, const VerdictRules&
                                   {"spearman_mean_small_share_gap", json_number(rho_share)},
                                   {"val_acc_dropped", dropped}};
   const std::string facts = detail::concat("anomaly filters ", a, " at epoch ", w.epoch, " -> ", b,
-                                           " at epoch ", o.epoch, "; Spearman with the gap ",
-                                           fixed(rho), " (mean small-cluster share: ", fixed(rho_share), ")");
+                                           " at epoch ", o.epoch, "; Spearman correlation of the count with the "
+                                           "train-val accuracy gap ", fixed(rho), " (of the mean small-cluster share "
+                                           "with the gap: ", fixed(rho_share), ")");
   if (!dropped)
     return verdict("1", statement, rule, "inconclusive",
                    "validation accuracy did not drop from the well-trained to the overfit epoch, so the run did not "
@@ -111,9 +112,17 @@ Verdict hypothesis2b(const std::optional<TrackRecord>& track, const VerdictRules
       " outlier samples");
   if (!track) return verdict("2b", statement, rule, "not run", "no track.json: run `filterscope track`", {});
   const std::optional<Enrichment>& e = track->overfit.enrichment;
-  if (!e || e->replaced == 0)
-    return verdict("2b", statement, rule, "not applicable",
-                   "the probe set has no replaced labels (no --label-noise, or a validation probe set)", {});
+  if (!e || e->replaced == 0) {
+    // Say which of the two causes it is: replaced labels exist only in the training split.
+    const std::string split = track->probe_split();
+    const std::string why =
+        split == "val" ? "track analysed a validation probe set, whose labels are never replaced: run `filterscope "
+                         "track RUN --split train --reanalyse` to test it on training samples"
+        : split == "train" ? "the training probe set holds no replaced label (the run was trained without "
+                             "--label-noise, or the noise missed the probe set)"
+                           : "the probe set has no replaced labels (no --label-noise, or a validation probe set)";
+    return verdict("2b", statement, rule, "not applicable", why, {});
+  }
   const int64_t n = e->outliers;
   const double ratio = e->ratio, p = e->p_value;
   const std::string facts = detail::concat(

@@ -428,6 +428,7 @@ std::string render_page(const std::string& page_template, const nlohmann::json& 
   for (const auto& [marker, text] : {std::pair<std::string, const std::string*>{"/*FILTERSCOPE_TITLE*/", &title},
                                      {"/*FILTERSCOPE_COMMON_CSS*/", &page_common_css()},
                                      {"/*FILTERSCOPE_PAGE_CSS*/", &css},
+                                     {"/*FILTERSCOPE_CHART_LIBRARY*/", &chart_library_js()},
                                      {"/*FILTERSCOPE_COMMON_JS*/", &page_common_js()},
                                      {"/*FILTERSCOPE_PAGE_JS*/", &js},
                                      {"/*FILTERSCOPE_DATA*/null", &safe}}) {

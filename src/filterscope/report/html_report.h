@@ -66,5 +66,6 @@ const std::string& explorer_template();  ///< the page of `serve` (it fetches it
 const std::string& page_skeleton();  ///< the HTML around every page
 const std::string& page_common_css();
 const std::string& page_common_js();
+const std::string& chart_library_js();  ///< d3 (Debian's node-d3), pasted into every page
 
 }  // namespace filterscope

@@ -159,6 +159,13 @@ json TrackRecord::to_json() const {
   return out;
 }
 
+std::string TrackRecord::probe_split() const {
+  const auto probe = request.find("probe_set");
+  if (probe == request.end() || !probe->is_object()) return {};
+  const auto split = probe->find("split");
+  return split != probe->end() && split->is_string() ? split->get<std::string>() : std::string();
+}
+
 TrackRecord TrackRecord::from_json(const json& j, const std::string& source) {
   check_format(j, kTrackFormat, source);
   return guarded(source, [&] {

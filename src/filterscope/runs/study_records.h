@@ -62,6 +62,8 @@ struct TrackRecord {
 
   nlohmann::json to_json() const;
   static TrackRecord from_json(const nlohmann::json& json, const std::string& source);
+  /// The split its probe set came from ("train" or "val"; empty when the request does not say).
+  std::string probe_split() const;
 };
 
 // ---- gradients.json ---------------------------------------------------------------------------
