@@ -17,6 +17,7 @@ struct AnalyzeCommandOptions {
   std::string out;               ///< output folder
   bool save_projections = false; ///< also write the 2-D projections
   int64_t top = 10;              ///< outlier samples listed in the summary
+  bool list_layers = false;      ///< print the probe points and stop
 
   static const ParamTable<AnalyzeCommandOptions>& params() {
     static const ParamTable<AnalyzeCommandOptions> table = {
@@ -25,6 +26,8 @@ struct AnalyzeCommandOptions {
         {"save-projections", &AnalyzeCommandOptions::save_projections,
          "also write projections/LAYER.points.npy [C,N,2] and LAYER.labels.npy [C,N]"},
         {"top", &AnalyzeCommandOptions::top, "outlier samples listed in the summary", Bounds::closed(0, 1e9)},
+        {"list-layers", &AnalyzeCommandOptions::list_layers,
+         "print the model's probe points (the names --layers takes here and in activations, ood, visualize) and stop"},
     };
     return table;
   }
@@ -38,6 +41,16 @@ struct AnalyzeArgs {
   AnalyzeCommandOptions command;
   RuntimeOptions runtime;
 };
+
+// The probe points --layers can name: a table, forward order.
+void print_probe_points(const ProbedModel& model) {
+  std::printf("%-28s %-12s %9s %s\n", "probe point", "kind", "channels", "weights of");
+  for (const ProbePoint& p : model.probe_points())
+    std::printf("%-28s %-12s %9lld %s\n", p.name.c_str(), probe_kind_name(p.kind), static_cast<long long>(p.channels),
+                p.owner_conv.c_str());
+  std::printf("\n--layers takes these names, kinds (conv, relu, maxpool, ...) or all; the maps' analyses read the "
+              "4-D ones (%s)\n", "[N, C, H, W]");
+}
 
 void print_summary(const AnalysisRecord& a, const AnalyzeArgs& args, const std::string& out) {
   std::printf("analysed %s on %lld samples of %s: %zu probe points, %lld filters (capture %.1f s, PCA + clustering %.1f s)\n",
@@ -109,6 +122,10 @@ void register_analyze(CLI::App& app, Commands& commands) {
       ModelSourceOptions options = args->source;
       options.path = args->model;
       ModelSource source = open_model_source(options, device);
+      if (args->command.list_layers) {
+        print_probe_points(*source.model);
+        return;
+      }
       const ProbeSet probe = draw_probe_set(source.run, args->probe);
       AnalyzeOptions analyze = args->analyze;
       analyze.keep_points = args->command.save_projections;

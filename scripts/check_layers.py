@@ -74,7 +74,8 @@ def main():
                                         f"{target[0]}, a feature folder of the same layer ({own[1]}); move what both "
                                         f"need down a layer")
     apps = os.path.join(args.root, "apps")
-    for name in sorted(os.listdir(apps)) if os.path.isdir(apps) else []:
+    app_files = sorted(os.path.relpath(os.path.join(base, f), apps) for base, _, files in os.walk(apps) for f in files)
+    for name in app_files:
         path = os.path.join(apps, name)
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):

@@ -188,6 +188,25 @@ TEST(Analyze, ResNet18FromTorchScriptIsAnalysed) {
   EXPECT_EQ(a["layers"][0]["filters"].size(), 64u);
 }
 
+// `--list-layers` prints the names --layers takes (activations' --help points here) and analyses
+// nothing. ResNet-18's widths are known: 64 channels in layer1, 512 in layer4.
+TEST(Analyze, ListLayersPrintsTheProbePointsAndStops) {
+  TempDir dir;
+  const auto out = dir / "out";
+  const auto r = run_cli({"analyze", test_model("resnet18.pt").string(), "--dataset", "synthetic", "--synthetic-size",
+                          "600", "--val-size", "100", "--list-layers", "--out", out.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto row = [&](const std::string& name) {
+    const size_t at = r.out.find("\n" + name + " ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(row("layer1.0.conv1").find(" conv "), std::string::npos) << r.out;
+  EXPECT_NE(row("layer1.0.conv1").find(" 64 "), std::string::npos) << row("layer1.0.conv1");
+  EXPECT_NE(row("layer4.1.conv2").find(" 512 "), std::string::npos) << row("layer4.1.conv2");
+  EXPECT_NE(row("layer1.0.relu@2").find("relu"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "--list-layers wrote an analysis";
+}
+
 TEST(Analyze, DeadAndNaNFiltersAreReportedNotFatal) {
   torch::manual_seed(0);
   Network net = make_network("lenet5", 1, 10, 28);

@@ -165,7 +165,8 @@ def main():
                     exe = os.readlink(f"/proc/{pid}/exe")
                 except OSError:
                     continue
-                if exe == str(bin_) and b"OMPI_COMM_WORLD_RANK=1" in env:
+                # The launcher `filterscope` becomes filterscope-core beside it (exec: same process).
+                if exe in (str(bin_), str(Path(bin_).parent / "filterscope-core")) and b"OMPI_COMM_WORLD_RANK=1" in env:
                     victim = int(pid)
             if victim:
                 os.kill(victim, signal.SIGKILL)
