@@ -9,6 +9,7 @@
 #include "filterscope/core/ranks.h"
 #include "filterscope/core/runtime.h"
 #include "filterscope/core/text.h"
+#include "filterscope_version.h"
 
 namespace filterscope::cli {
 
@@ -20,7 +21,7 @@ void build_app(CLI::App& app, Commands& commands) {
       "respond to.");
   app.name("filterscope");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "filterscope 0.1.0");
+  app.set_version_flag("--version", "filterscope " FILTERSCOPE_VERSION);
   register_train(app, commands);
   register_cluster(app, commands);
   register_analyze(app, commands);

@@ -18,8 +18,15 @@
 #include <string>
 #include <unistd.h>
 
+#include "filterscope_version.h"
+
 int main(int argc, char** argv) {
-  (void)argc;
+  // `--version` alone needs no LibTorch: answered here (16 ms from a shell), where loading the
+  // commands' ~290 libraries costs ~0.7 s (bench/RESULTS.md). The text is the commands' own.
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("filterscope %s\n", FILTERSCOPE_VERSION);
+    return 0;
+  }
   if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr)
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   char self[PATH_MAX];
