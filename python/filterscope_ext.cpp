@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli.h"
@@ -135,6 +136,24 @@ c10::Device module_device(const torch::jit::Module& module, const std::string& a
 }
 
 std::vector<int64_t> shape_of(const Dataset& d) { return {d.channels(), d.height(), d.width()}; }
+
+// ---- probe points (analyze --list-layers) ----------------------------------------------------
+
+// The model's probe points in forward order: (name, kind, channels, the layer whose weights they are).
+std::vector<std::tuple<std::string, std::string, int64_t, std::string>> probe_points_py(
+    const torch::jit::Module& module, const std::string& name, const std::vector<int64_t>& input_shape) {
+  FS_CHECK(input_shape.size() == 3, "example: expected one batch of images [N, C, H, W], got ", input_shape.size() + 1,
+           " dimensions");
+  std::unique_ptr<ProbedModel> model;
+  {
+    py::gil_scoped_release release;
+    model = torchscript_model(module, name, input_shape, module_device(module, "auto"));
+  }
+  std::vector<std::tuple<std::string, std::string, int64_t, std::string>> out;
+  for (const ProbePoint& p : model->probe_points())
+    out.emplace_back(p.name, probe_kind_name(p.kind), p.channels, p.owner_conv);
+  return out;
+}
 
 // ---- analyze ---------------------------------------------------------------------------------
 
@@ -522,6 +541,7 @@ PYBIND11_MODULE(_filterscope, m) {
       .def_property_readonly("run_dir", &PyMonitor::run_dir)
       .def_property_readonly("alarm_off", &PyMonitor::alarm_off);
 
+  m.def("probe_points", &probe_points_py, py::arg("module"), py::arg("name"), py::arg("input_shape"));
   m.def("ood", &ood_py);
   m.def("activations", &activations_py);
   m.def("visualize", &visualize_py);

@@ -185,6 +185,22 @@ def analyze(model, data, **kwargs):
     return Analysis(_native.analyze(module._c, name, images, labels, classes, _keywords(kwargs)))
 
 
+def probe_points(model, example):
+    """The probe points of `model` (`filterscope analyze --list-layers`), in forward order: a DataFrame
+    with name, kind (conv, relu, maxpool, linear, ...), channels and weights_of (the layer whose filters
+    or units these are). `layers=` of analyze, ood, activations and visualize takes these names or kinds.
+    `example`: a network-ready batch of images [N, C, H, W] on the model's device (its shape is what counts)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module or a TorchScript module, got {type(model).__name__}")
+    if not isinstance(example, torch.Tensor) or example.dim() != 4:
+        raise ValueError("example: expected a batch of images as a 4-D tensor [N, C, H, W]")
+    module = _script(model, example[:1].to(_model_device(model)))
+    name = type(model).__name__ if not isinstance(model, torch.jit.ScriptModule) else model.original_name
+    rows = _native.probe_points(module._c, name, list(example.shape[1:]))
+    import pandas as pd
+    return pd.DataFrame(rows, columns=["name", "kind", "channels", "weights_of"])
+
+
 # ---- the other commands on one model ------------------------------------------------------------
 
 class ModelResult:

@@ -130,6 +130,16 @@ def compare_with_cli(fsc, args, name, module, images, labels, probe, workdir, ex
         kwargs[extra[i][2:].replace("-", "_")] = type_of(extra[i + 1])
     result = fsc.analyze(module, (images, labels), **kwargs)
     py_out = result.save(os.path.join(folder, "python"))
+    # probe_points (analyze --list-layers): the same table as the CLI's, and its convolutions are
+    # PyTorch's own Conv2d modules, in order, with their out_channels.
+    points = fsc.probe_points(module, images[:2])
+    listed = subprocess.run([args.filterscope, "analyze", exported, "--dataset", "npy", "--data-dir", data, "--val-size", "0", "--list-layers"],
+                            check=True, capture_output=True, text=True).stdout.splitlines()[1:]
+    cli_rows = [line.split() for line in listed if line.strip() and not line.startswith("--layers")]
+    check([r[0] for r in cli_rows] == list(points["name"]), f"{name}: probe_points {list(points['name'])} vs --list-layers")
+    convs = [(n, m.out_channels) for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    listed_convs = [(r.name, r.channels) for r in points.itertuples() if r.kind == "conv"]
+    check(listed_convs == convs, f"{name}: convolutions {listed_convs}, PyTorch's modules {convs}")
     for f in ("filters.csv", "outliers.csv"):
         with open(os.path.join(cli_out, f), "rb") as a, open(os.path.join(py_out, f), "rb") as b:
             check(a.read() == b.read(), f"{name}: {f} from Python differs from the CLI's")
