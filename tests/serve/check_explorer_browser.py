@@ -106,6 +106,31 @@ def main():
             "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))")
         if foreign:
             problems.append(f"the page fetched from elsewhere: {foreign}")
+        # Issue 32's items: anomaly counts per probe point (not a convolution's, ReLU's and pool's summed),
+        # the anomaly bars on their own axis with a legend, a colour legend for the cube.
+        with open(os.path.join(args.run, "track.json")) as f:
+            track = json.load(f)
+        last = max(e["epoch"] for e in track["epochs"])
+        flagged = {}
+        for e in track["epochs"]:
+            if e["epoch"] == last:
+                for probe, n in e.get("per_layer", {}).items():
+                    if n:
+                        flagged[probe] = n
+        badges = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".runcol:first-child .strip .badge") if "anomaly" in b.text]
+        shown = {}
+        for text in badges:
+            for part in text.replace(" anomaly", "").split(" · "):
+                probe, _, n = part.rpartition(": ")
+                shown[probe] = int(n) if n.isdigit() else n
+        if shown != flagged:
+            problems.append(f"layer badges show {shown}, track's last epoch has {flagged}")
+        svg_text = driver.execute_script("return [...document.querySelectorAll('.runcol:first-child svg text')].map(t => t.textContent)")
+        for needed in ("anomaly filters", "train accuracy", "validation accuracy", "anomaly filters (right axis)"):
+            if needed not in svg_text:
+                problems.append(f"the accuracy chart lacks the label {needed!r}")
+        if not driver.find_elements(By.CSS_SELECTOR, ".cube-legend .ramp"):
+            problems.append("the image x epoch cube has no colour legend")
         problems.extend(f"explorer: {p}" for p in label_problems(driver))
         driver.save_screenshot(os.path.join(args.workdir, "explorer.png"))
         # The second run (a monitored one in CI): its layer strips drew, and its training signals
