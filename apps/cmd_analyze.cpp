@@ -121,6 +121,8 @@ void register_analyze(CLI::App& app, Commands& commands) {
       check_model_flags(sub, args->model);
       ModelSourceOptions options = args->source;
       options.path = args->model;
+      // Listing layers needs the input's shape only: no subset sizes to satisfy.
+      if (args->command.list_layers) options.split.train_size = options.split.val_size = 0;
       ModelSource source = open_model_source(options, device);
       if (args->command.list_layers) {
         print_probe_points(*source.model);

@@ -133,7 +133,7 @@ def compare_with_cli(fsc, args, name, module, images, labels, probe, workdir, ex
     # probe_points (analyze --list-layers): the same table as the CLI's, and its convolutions are
     # PyTorch's own Conv2d modules, in order, with their out_channels.
     points = fsc.probe_points(module, images[:2])
-    listed = subprocess.run([args.filterscope, "analyze", exported, "--dataset", "npy", "--data-dir", data, "--val-size", "0", "--list-layers"],
+    listed = subprocess.run([args.filterscope, "analyze", exported, "--dataset", "npy", "--data-dir", data, "--list-layers"],
                             check=True, capture_output=True, text=True).stdout.splitlines()[1:]
     cli_rows = [line.split() for line in listed if line.strip() and not line.startswith("--layers")]
     check([r[0] for r in cli_rows] == list(points["name"]), f"{name}: probe_points {list(points['name'])} vs --list-layers")
